@@ -1,0 +1,1 @@
+"""Providers: the Provider protocol, adapter registry, adapters and wrappers (retry, fallback, metering)."""

@@ -1,0 +1,1 @@
+"""Routing: embeddings, classifier, prototype KNN, learned quality router, policy, explanations."""
