@@ -52,7 +52,9 @@ class ModelEntry(BaseModel):
         return v.rstrip("/") if v else v
 
     def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
-        return (prompt_tokens * self.input_price_per_mtok + completion_tokens * self.output_price_per_mtok) / 1e6
+        return (
+            prompt_tokens * self.input_price_per_mtok + completion_tokens * self.output_price_per_mtok
+        ) / 1e6
 
     @property
     def blended_price(self) -> float:
@@ -132,7 +134,9 @@ class Catalogue(BaseModel):
 
     def demo_view(self) -> Catalogue:
         """The same catalogue served entirely by simulated models (offline demo)."""
-        models = [m.model_copy(update={"provider": "demo", "simulated": True, "fallbacks": ()}) for m in self.models]
+        models = [
+            m.model_copy(update={"provider": "demo", "simulated": True, "fallbacks": ()}) for m in self.models
+        ]
         return self.model_copy(update={"models": models})
 
 

@@ -30,7 +30,9 @@ class ChatMessage(_Open):
             return ""
         if isinstance(self.content, str):
             return self.content
-        return "".join(p.get("text", "") for p in self.content if isinstance(p, dict) and p.get("type") == "text")
+        return "".join(
+            p.get("text", "") for p in self.content if isinstance(p, dict) and p.get("type") == "text"
+        )
 
 
 class StreamOptions(_Open):

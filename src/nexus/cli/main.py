@@ -1,0 +1,27 @@
+"""The `nexus` command line. Thin: each command calls into the packages."""
+
+from __future__ import annotations
+
+import typer
+
+from nexus.cli.serve import serve_cmd
+
+app = typer.Typer(
+    name="nexus",
+    help="Nexus: a self-hostable multi-LLM orchestration gateway (OpenAI-compatible, routed, observable).",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+@app.callback()
+def _root() -> None:
+    """Nexus: one OpenAI-compatible endpoint in front of many LLMs."""
+
+
+app.command("serve")(serve_cmd)
+
+# --- registration area: one line per command or sub-app (teammates add theirs here) ---
+
+if __name__ == "__main__":
+    app()

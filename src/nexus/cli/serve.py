@@ -1,0 +1,66 @@
+"""`nexus serve`: the gateway (and the UI unless --no-ui) on the embedded defaults."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+console = Console(stderr=True)
+
+
+def serve_cmd(
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="YAML model catalogue (or NEXUS_CONFIG).")
+    ] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Interface to bind (default 127.0.0.1, or NEXUS_HOST).")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port for the API (default 8000, or NEXUS_PORT).")] = None,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Serve simulated models only, even if keys are set.")
+    ] = False,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Where Nexus keeps its files (or NEXUS_DATA_DIR).")
+    ] = None,
+    no_ui: Annotated[bool, typer.Option("--no-ui", help="Do not start the Streamlit UI.")] = False,
+    ui_port: Annotated[int | None, typer.Option(help="Port for the UI (default 8501).")] = None,
+) -> None:
+    """Run the Nexus gateway: the OpenAI-compatible API, the native chat API and the UI."""
+    import uvicorn
+
+    from nexus.config.catalogue import CatalogueError, load_catalogue
+    from nexus.config.settings import Settings
+
+    overrides: dict[str, object] = {}
+    if config is not None:
+        overrides["config"] = config
+    if host is not None:
+        overrides["host"] = host
+    if port is not None:
+        overrides["port"] = port
+    if demo:
+        overrides["demo"] = True
+    if data_dir is not None:
+        overrides["data_dir"] = data_dir
+    if ui_port is not None:
+        overrides["ui_port"] = ui_port
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    # Children (workers, the UI) read the same settings from the environment.
+    for key, value in overrides.items():
+        os.environ[f"NEXUS_{key.upper()}"] = str(value).lower() if isinstance(value, bool) else str(value)
+    try:
+        load_catalogue(settings.config)
+    except CatalogueError as exc:
+        console.print(f"[red]Invalid catalogue:[/red] {exc}")
+        raise typer.Exit(2) from None
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+
+    from nexus.gateway.app import create_app
+
+    app = create_app(settings)
+    console.print(f"Nexus API on http://{settings.host}:{settings.port}  (OpenAI base URL: /v1)")
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)

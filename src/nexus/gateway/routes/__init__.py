@@ -1,0 +1,1 @@
+"""Route modules, one concern each; app.py includes them."""
