@@ -154,7 +154,8 @@ class ModelHub:
         """A provider for a model: with its fallback chain, or alone."""
         st = self.state
         self.entry(model_id)
-        ids = self.chain(model_id) if fallback else [model_id] if model_id in st.available else []
+        # An unavailable model is an error, not a silent substitution; fallbacks cover failures.
+        ids = (self.chain(model_id) if fallback else [model_id]) if model_id in st.available else []
         if not ids:
             entry = self.entry(model_id)
             raise ModelUnavailable(
