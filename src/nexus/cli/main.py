@@ -22,6 +22,11 @@ def _root() -> None:
 app.command("serve")(serve_cmd)
 
 # --- registration area: one line per command or sub-app (teammates add theirs here) ---
+from nexus.cli import route as _route  # noqa: E402  (routing B)
+from nexus.cli import router_cmd as _router_cmd  # noqa: E402  (routing B)
+
+app.command("route")(_route.route_cmd)
+app.add_typer(_router_cmd.app, name="router")
 
 if __name__ == "__main__":
     app()

@@ -1,0 +1,185 @@
+"""`nexus router fit|predict|prototypes`: train and apply the learned router, manage KNN prototypes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from nexus.config import get_settings, load_catalogue
+from nexus.routing.base import Embedder
+from nexus.routing.dataset import RoutingDataError, read_outcomes, read_prices, read_prompts
+from nexus.routing.learned import LearnedRouter, LearnedRouterError, embed_cached
+from nexus.routing.prototypes import PrototypeError, PrototypeStore, overlay_path
+
+app = typer.Typer(help="Learned router (fit/predict) and KNN prototype management.", no_args_is_help=True)
+prototypes_app = typer.Typer(help="List, add or remove a model's prototype queries.", no_args_is_help=True)
+app.add_typer(prototypes_app, name="prototypes")
+
+console = Console(stderr=True)
+
+
+def _fail(message: str) -> typer.Exit:
+    console.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code=2)
+
+
+def _embedder() -> Embedder:
+    from nexus.routing.embedder import get_embedder
+
+    return get_embedder(get_settings())
+
+
+@contextmanager
+def _progress(label: str) -> Iterator[object]:
+    with Progress(
+        TextColumn(f"[bold]{label}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    ) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+def embed_texts(texts: list[str], label: str = "embedding") -> tuple[Embedder, object]:
+    """Embed with the shared embedder and the on-disk cache, showing a progress bar."""
+    embedder = _embedder()
+    cache = get_settings().data_dir / "router" / "embeddings"
+    with _progress(label) as update:
+        vecs = embed_cached(embedder, texts, cache, progress=update)  # type: ignore[arg-type]
+    return embedder, vecs
+
+
+@app.command("fit")
+def fit(
+    data: Annotated[Path, typer.Option("--data", help="training JSONL: {id, prompt, scores:{model: 0..1}}")],
+    out: Annotated[Path, typer.Option("--out", help="directory for weights.npz + meta.json")],
+    prices: Annotated[
+        Path | None, typer.Option("--prices", help="JSON {model: {input/output_price_per_mtok}}")
+    ] = None,
+    folds: Annotated[int, typer.Option("--folds", min=2)] = 5,
+) -> None:
+    """Fit the learned quality router (candidate chosen by k-fold CV)."""
+    try:
+        price_map = read_prices(prices) if prices else None
+        outcomes = read_outcomes(data, set(price_map) if price_map else None)
+    except RoutingDataError as exc:
+        raise _fail(str(exc)) from None
+    console.print(f"{len(outcomes.prompts)} prompts × {len(outcomes.models)} models from {data}")
+    embedder, vecs = embed_texts(outcomes.prompts)
+    with console.status(f"cross-validating ({folds} folds)…"):
+        router = LearnedRouter.fit(
+            vecs,  # type: ignore[arg-type]
+            outcomes.scores,
+            outcomes.models,
+            embedder_name=embedder.name,
+            prices={m: price_map[m] for m in outcomes.models} if price_map else None,
+            folds=folds,
+        )
+    router.save(out)
+    table = Table(title=f"{folds}-fold CV")
+    for col in ("candidate", "mse", "routed score"):
+        table.add_column(col)
+    for row in router.cv:
+        mark = " ←" if row["candidate"] == router.candidate.label else ""
+        table.add_row(row["candidate"] + mark, f"{row['mse']:.4f}", f"{row['routed_score']:.4f}")
+    console.print(table)
+    console.print(f"saved {router.candidate.label} to {out}")
+
+
+@app.command("predict")
+def predict(
+    router_dir: Annotated[Path, typer.Option("--router", help="directory written by `nexus router fit`")],
+    input: Annotated[Path, typer.Option("--input", help="JSONL with {id, prompt}")],
+    output: Annotated[
+        Path, typer.Option("--output", help="JSONL {id, predicted:{model: score}}, same order")
+    ],
+) -> None:
+    """Predict every model's expected score for each prompt."""
+    try:
+        router = LearnedRouter.load(router_dir)
+        items = read_prompts(input)
+    except (LearnedRouterError, RoutingDataError) as exc:
+        raise _fail(str(exc)) from None
+    embedder, vecs = embed_texts([i.prompt for i in items])
+    if embedder.name != router.embedder_name:
+        raise _fail(
+            f"router was fitted with embedder {router.embedder_name!r}, this process has {embedder.name!r}"
+        )
+    pred = router.predict(vecs)  # type: ignore[arg-type]
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with output.open("w", encoding="utf-8") as f:
+        for item, row in zip(items, pred, strict=True):
+            scores = {m: round(float(v), 6) for m, v in zip(router.models, row, strict=True)}
+            f.write(json.dumps({"id": item.id, "predicted": scores}) + "\n")
+    console.print(f"wrote {len(items)} predictions to {output}")
+
+
+def _store() -> PrototypeStore:
+    settings = get_settings()
+    catalogue = load_catalogue(settings.config)
+    return PrototypeStore.from_catalogue(catalogue, _embedder(), overlay_path(settings.data_dir))
+
+
+@prototypes_app.command("list")
+def list_prototypes(
+    model: Annotated[str | None, typer.Option("--model", help="only this model")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    try:
+        pairs = _store().entries(model)
+    except PrototypeError as exc:
+        raise _fail(str(exc)) from None
+    if as_json:
+        typer.echo(json.dumps([{"model": m, "text": t} for m, t in pairs], indent=2))
+        return
+    table = Table(title="prototypes")
+    table.add_column("model")
+    table.add_column("#")
+    table.add_column("text")
+    counts: dict[str, int] = {}
+    for m, t in pairs:
+        table.add_row(m, str(counts.get(m, 0)), t)
+        counts[m] = counts.get(m, 0) + 1
+    Console().print(table)
+
+
+@prototypes_app.command("add")
+def add_prototype(
+    text: Annotated[str, typer.Argument(help="the prototype query")],
+    model: Annotated[str, typer.Option("--model", help="catalogue model id")],
+) -> None:
+    try:
+        _store().add(model, text)
+    except PrototypeError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"added prototype to {model}")
+
+
+@prototypes_app.command("remove")
+def remove_prototype(
+    model: Annotated[str, typer.Option("--model", help="catalogue model id")],
+    text: Annotated[str | None, typer.Argument(help="exact prototype text")] = None,
+    index: Annotated[int | None, typer.Option("--index", help="position in `list --model`")] = None,
+) -> None:
+    if (text is None) == (index is None):
+        raise _fail("give the prototype TEXT or --index")
+    try:
+        removed = _store().remove(model, text=text, index=index)
+    except PrototypeError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"removed prototype from {model}: {removed}")
