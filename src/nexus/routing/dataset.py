@@ -37,7 +37,8 @@ def _read_json_lines(path: Path) -> list[tuple[int, dict[str, object]]]:
     except OSError as exc:
         raise RoutingDataError(f"{path}: cannot read: {exc.strerror or exc}") from None
     rows: list[tuple[int, dict[str, object]]] = []
-    for lineno, line in enumerate(text.splitlines(), start=1):
+    # split("\n"), not splitlines(): JSON strings may hold U+2028 and friends, which splitlines breaks on.
+    for lineno, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
