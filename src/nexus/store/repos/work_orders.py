@@ -1,0 +1,76 @@
+"""Work orders (one per request), the model calls made for them, and pipeline run events."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import or_
+
+from nexus.store.models import ModelCall, RunEvent, WorkOrder, utcnow
+from nexus.store.repos.base import Repository, clamp_limit
+
+ACTIVE_STATUSES = ("pending", "running")
+STATUSES = ("pending", "running", "paused", "done", "failed")
+
+
+class WorkOrders(Repository[WorkOrder]):
+    model = WorkOrder
+    kind = "work order"
+
+    async def list(
+        self,
+        *,
+        status: str | None = None,
+        model: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int | None = None,
+    ) -> Sequence[WorkOrder]:
+        stmt = self.select()
+        if status:
+            stmt = stmt.where(WorkOrder.status == status)
+        if model:
+            stmt = stmt.where(or_(WorkOrder.owner_model == model, WorkOrder.model_requested == model))
+        if since:
+            stmt = stmt.where(WorkOrder.created_at >= since)
+        if until:
+            stmt = stmt.where(WorkOrder.created_at < until)
+        stmt = stmt.order_by(WorkOrder.created_at.desc(), WorkOrder.id.desc()).limit(clamp_limit(limit))
+        return await self.all(stmt)
+
+    async def by_request_id(self, request_id: str) -> WorkOrder | None:
+        found = await self.all(self.select().where(WorkOrder.request_id == request_id).limit(1))
+        return found[0] if found else None
+
+    async def mark_interrupted(self, before: datetime | None = None) -> int:
+        """Work orders a dead process left pending/running become failed + incomplete."""
+        now = utcnow()
+        stmt = (
+            self.update()
+            .where(WorkOrder.status.in_(ACTIVE_STATUSES))
+            .where(WorkOrder.created_at < (before or now))
+            .values(status="failed", incomplete=True, error="interrupted", updated_at=now, finished_at=now)
+        )
+        return await self.run(stmt)
+
+
+class ModelCalls(Repository[ModelCall]):
+    model = ModelCall
+    kind = "model call"
+
+    async def for_work_order(self, order: WorkOrder) -> Sequence[ModelCall]:
+        # Calls are linked by work order id when the caller knew it, else by the request id.
+        link = ModelCall.work_order_id == order.id
+        if order.request_id:
+            link = or_(link, ModelCall.request_id == order.request_id)
+        return await self.all(self.select().where(link).order_by(ModelCall.ts, ModelCall.id))
+
+
+class RunEvents(Repository[RunEvent]):
+    model = RunEvent
+    kind = "run event"
+
+    async def for_run(self, run_id: str, *, limit: int | None = None) -> Sequence[RunEvent]:
+        stmt = self.select().where(RunEvent.run_id == run_id).order_by(RunEvent.seq, RunEvent.id)
+        return await self.all(stmt.limit(clamp_limit(limit, 1000)))
