@@ -1,0 +1,25 @@
+"""The Nexus UI entry point: `streamlit run src/nexus/ui/app.py` (started for you by `nexus serve`).
+
+Pages are plain scripts under pages/; each calls `common.page(...)` so it also runs alone (tests).
+The gateway URL comes from NEXUS_API_URL; the API key, when auth is on, from the sidebar.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+PAGES = Path(__file__).parent / "pages"
+
+st.set_page_config(page_title="Nexus", page_icon="🧭", layout="wide")
+nav = st.navigation(
+    [
+        st.Page(PAGES / "chat.py", title="Chat", icon="💬", url_path="chat", default=True),
+        st.Page(PAGES / "work_orders.py", title="Work orders", icon="📋", url_path="work-orders"),
+        st.Page(PAGES / "metrics.py", title="Metrics", icon="📈", url_path="metrics"),
+        st.Page(PAGES / "models.py", title="Models & routing", icon="🧭", url_path="models"),
+        st.Page(PAGES / "agents.py", title="Agents", icon="🤝", url_path="agents"),
+    ]
+)
+nav.run()

@@ -1,0 +1,128 @@
+"""Runs the Streamlit UI as a supervised child process of `nexus serve`.
+
+A crash restarts it after a growing delay (1 s, 2 s, 4 s … capped), reset once it has stayed up a
+while; `stop()` ends it with the gateway. The child gets NEXUS_API_URL pointing at the gateway.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+log = logging.getLogger("nexus.ui")
+
+APP = Path(__file__).with_name("app.py")
+
+
+def streamlit_command(port: int, host: str = "127.0.0.1") -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(APP),
+        "--server.port",
+        str(port),
+        "--server.address",
+        host,
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.fileWatcherType",
+        "none",
+        "--client.toolbarMode",
+        "minimal",
+    ]
+
+
+def api_url_for(host: str, port: int) -> str:
+    """The URL the UI uses to reach a gateway bound to host:port (a wildcard bind means loopback)."""
+    reach = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
+    return f"http://{'[' + reach + ']' if ':' in reach else reach}:{port}"
+
+
+@dataclass
+class UISupervisor:
+    api_url: str
+    port: int = 8501
+    host: str = "127.0.0.1"
+    min_backoff_s: float = 1.0
+    max_backoff_s: float = 30.0
+    # A child that lived this long was healthy: the next crash starts the backoff over.
+    stable_after_s: float = 60.0
+    restarts: int = 0
+    _proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+    _stop: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
+    _thread: threading.Thread | None = field(default=None, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="nexus-ui-supervisor", daemon=True)
+        self._thread.start()
+        log.info("UI starting", extra={"url": f"http://{self.host}:{self.port}", "api": self.api_url})
+
+    @property
+    def pid(self) -> int | None:
+        proc = self._proc
+        return proc.pid if proc is not None and proc.poll() is None else None
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        env = {**os.environ, "NEXUS_API_URL": self.api_url, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
+        return subprocess.Popen(
+            streamlit_command(self.port, self.host),
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=None,  # Streamlit's errors belong in the gateway's log
+        )
+
+    def _loop(self) -> None:
+        backoff = self.min_backoff_s
+        while not self._stop.is_set():
+            with self._lock:
+                if self._stop.is_set():
+                    return
+                self._proc = self._spawn()
+            started = time.monotonic()
+            code = self._proc.wait()
+            if self._stop.is_set():
+                return
+            if time.monotonic() - started >= self.stable_after_s:
+                backoff = self.min_backoff_s
+            self.restarts += 1
+            log.warning("UI exited; restarting", extra={"code": code, "delay_s": backoff})
+            if self._stop.wait(backoff):
+                return
+            backoff = min(backoff * 2, self.max_backoff_s)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        with self._lock:
+            proc = self._proc
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def __enter__(self) -> UISupervisor:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
