@@ -1,0 +1,76 @@
+"""`Classifier`: domain by a logistic model over embeddings; flags, complexity and subtasks by rules.
+
+No LLM on the hot path. If the embedder (or the model) fails for any reason the keyword classifier
+answers instead, with `method == "keywords"`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from nexus.config.settings import Settings, get_settings
+from nexus.routing.base import Classification, Domain, Embedder
+from nexus.routing.classifier_model import DomainModel, features, load_or_train
+from nexus.routing.flags import annotate
+from nexus.routing.keywords import KeywordClassifier
+
+log = logging.getLogger(__name__)
+
+
+class Classifier:
+    def __init__(
+        self,
+        embedder: Embedder | None = None,
+        settings: Settings | None = None,
+        model: DomainModel | None = None,
+    ) -> None:
+        self._embedder = embedder
+        self._settings = settings
+        self._model = model
+        self._lock = threading.Lock()
+        self.keywords = KeywordClassifier()
+
+    @property
+    def cache_dir(self) -> Path:
+        return Path((self._settings or get_settings()).data_dir) / "router"
+
+    def _ready(self) -> tuple[Embedder, DomainModel]:
+        if self._embedder is None or self._model is None:
+            with self._lock:
+                if self._embedder is None:
+                    from nexus.routing.embedder import get_embedder
+
+                    self._embedder = get_embedder(self._settings)
+                if self._model is None:
+                    self._model = load_or_train(self._embedder, self.cache_dir)
+        return self._embedder, self._model
+
+    def warm_up(self) -> None:
+        """Load the model and embedder now rather than on the first request."""
+        self.classify("warm up")
+
+    def domains(self, texts: list[str]) -> list[tuple[Domain, dict[str, float]]]:
+        embedder, model = self._ready()
+        proba = model.proba(features(embedder, texts))
+        best = np.argmax(proba, axis=1)
+        return [
+            (model.classes[int(b)], {c: round(float(p), 4) for c, p in zip(model.classes, row, strict=True)})
+            for b, row in zip(best, proba, strict=True)
+        ]
+
+    def classify(self, text: str) -> Classification:
+        return self.classify_batch([text])[0]
+
+    def classify_batch(self, texts: list[str]) -> list[Classification]:
+        if not texts:
+            return []
+        try:
+            decided = self.domains(texts)
+        except Exception as exc:  # the fallback must catch whatever a backend raises
+            log.warning("embedding classifier failed, using keywords: %s", exc)
+            return [self.keywords.classify(t) for t in texts]
+        return [annotate(t, d, s, method="embedding") for t, (d, s) in zip(texts, decided, strict=True)]

@@ -1,0 +1,89 @@
+"""`get_embedder()`: the process-wide embedder, built lazily once (thread-safe) from settings.
+
+Backend choice is configuration (environment, prefix NEXUS_EMBEDDINGS_):
+  BACKEND=local (default: MiniLM via ONNX) | local-torch | openai | hashing
+  BASE_URL, API_KEY (or API_KEY_ENV: the name of a variable holding it), MODEL  — for `openai`
+  MAX_TOKENS (256), QUANTIZE (true), THREADS, CACHE_SIZE (4096)
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Literal
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from nexus.config.settings import Settings, get_settings
+from nexus.routing.base import Embedder
+from nexus.routing.embedders import CachedEmbedder, HashingEmbedder, MiniLMEmbedder, OpenAIEmbedder
+
+Backend = Literal["local", "local-torch", "openai", "hashing"]
+
+
+class EmbeddingSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NEXUS_EMBEDDINGS_", env_file=".env", extra="ignore")
+
+    backend: Backend = "local"
+    base_url: str | None = None
+    api_key: str | None = None
+    api_key_env: str | None = None
+    model: str = "text-embedding-3-small"
+    max_tokens: int = 256
+    quantize: bool = True
+    threads: int | None = None
+    cache_size: int = 4096
+
+
+def _local(settings: Settings, conf: EmbeddingSettings, backend: str) -> Embedder:
+    return MiniLMEmbedder(
+        cache_dir=Path(settings.data_dir) / "router",
+        max_tokens=conf.max_tokens,
+        quantize=conf.quantize,
+        threads=conf.threads,
+        backend=backend,
+    )
+
+
+def _openai(settings: Settings, conf: EmbeddingSettings) -> Embedder:
+    if not conf.base_url:
+        raise ValueError("NEXUS_EMBEDDINGS_BACKEND=openai needs NEXUS_EMBEDDINGS_BASE_URL")
+    api_key = conf.api_key or settings.secret(conf.api_key_env)
+    return OpenAIEmbedder(base_url=conf.base_url, model=conf.model, api_key=api_key)
+
+
+_BUILDERS: dict[str, Callable[[Settings, EmbeddingSettings], Embedder]] = {
+    "local": lambda s, c: _local(s, c, "onnx"),
+    "local-torch": lambda s, c: _local(s, c, "torch"),
+    "openai": _openai,
+    "hashing": lambda s, c: HashingEmbedder(),
+}
+
+
+def build_embedder(settings: Settings | None = None, conf: EmbeddingSettings | None = None) -> Embedder:
+    """A new embedder (with the LRU query cache); prefer `get_embedder()` for the shared one."""
+    settings = settings or get_settings()
+    conf = conf or EmbeddingSettings()
+    return CachedEmbedder(_BUILDERS[conf.backend](settings, conf), max_entries=conf.cache_size)
+
+
+_shared: Embedder | None = None
+_shared_lock = threading.Lock()
+
+
+def get_embedder(settings: Settings | None = None) -> Embedder:
+    """The process-wide embedder. Model weights load on the first `embed` call, not here."""
+    global _shared
+    if _shared is None:
+        with _shared_lock:
+            if _shared is None:
+                _shared = build_embedder(settings)
+    return _shared
+
+
+def set_embedder(embedder: Embedder | None) -> None:
+    """Replace (or with None, reset) the shared embedder: for tests and for apps wiring their own."""
+    global _shared
+    with _shared_lock:
+        _shared = embedder
