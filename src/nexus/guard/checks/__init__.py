@@ -1,0 +1,1 @@
+"""Individual detectors; registered by name in nexus.guard.registry."""
