@@ -122,7 +122,7 @@ def test_incoming_traceparent_continues_the_callers_trace(exporter) -> None:  # 
 def test_nothing_recorded_without_exporter_or_endpoint(monkeypatch, entry) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.delenv(OTLP_ENDPOINT_ENV, raising=False)
     monkeypatch.delenv(OTLP_TRACES_ENDPOINT_ENV, raising=False)
-    provider = setup_tracing(Settings())
+    setup_tracing(Settings())
     try:
         with request_span("GET") as req, model_call_span(entry) as call:
             assert not req.is_recording()
