@@ -72,6 +72,23 @@ def _ts(value: float | datetime | None) -> datetime:
     return datetime.fromtimestamp(value, UTC)
 
 
+def _audit_op(
+    action: str, tenant_id: str, actor: str, target: str, status: str, details: dict[str, Any] | None
+) -> _Insert:
+    return _Insert(
+        AuditEntry,
+        {
+            "tenant_id": tenant_id,
+            "actor": actor,
+            "action": action,
+            "target": target,
+            "status": status,
+            "details": details or {},
+            "ts": utcnow(),
+        },
+    )
+
+
 def _work_order_values(fields: dict[str, Any]) -> dict[str, Any]:
     unknown = set(fields) - _WORK_ORDER_FIELDS
     if unknown:
@@ -241,20 +258,20 @@ class AccountingQueue:
         status: str = "ok",
         details: dict[str, Any] | None = None,
     ) -> None:
-        await self.put(
-            _Insert(
-                AuditEntry,
-                {
-                    "tenant_id": tenant_id,
-                    "actor": actor,
-                    "action": action,
-                    "target": target,
-                    "status": status,
-                    "details": details or {},
-                    "ts": utcnow(),
-                },
-            )
-        )
+        await self.put(_audit_op(action, tenant_id, actor, target, status, details))
+
+    def audit_soon(
+        self,
+        *,
+        action: str,
+        tenant_id: str = DEFAULT_TENANT,
+        actor: str = "",
+        target: str = "",
+        status: str = "ok",
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        """audit() for synchronous callers (queued now, or waiting for room in a task)."""
+        self.put_soon(_audit_op(action, tenant_id, actor, target, status, details))
 
     @staticmethod
     def _call_op(r: Any, work_order_id: str | None) -> _Insert:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from nexus.config.settings import Settings
 from nexus.store import repos
 from nexus.store.engine import connect, describe
+from nexus.store.metrics import compute_metrics
 from nexus.store.migrate import upgrade_engine
+from nexus.store.prune import CheckpointPruner, PruneResult, prune
 from nexus.store.queue import AccountingQueue
 from nexus.store.scope import TenantScope
 
@@ -81,6 +84,18 @@ class Store:
         if n:
             log.warning("marked %d interrupted work order(s) from a previous run as incomplete", n)
         return n
+
+    async def prune(
+        self,
+        older_than_days: int,
+        *,
+        checkpoint_pruner: CheckpointPruner | None = None,
+        now: datetime | None = None,
+    ) -> PruneResult:
+        return await prune(self.engine, older_than_days, checkpoint_pruner=checkpoint_pruner, now=now)
+
+    async def metrics(self, scope: TenantScope, period: str = "24h") -> dict[str, Any]:
+        return await compute_metrics(self.work_orders(scope), self.model_calls(scope), period)
 
     async def close(self) -> None:
         await self.engine.dispose()

@@ -1,0 +1,123 @@
+"""Work orders, usage metrics and the audit log: /api/work-orders, /api/metrics, /api/audit.
+
+Every read goes through the caller's TenantScope (request.state.scope, set by the gate); without one
+(auth off) the default tenant with global visibility is assumed. Another tenant's work order is a 404.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+
+from nexus.gateway.errors import APIError
+from nexus.store import NotFound, Store, TenantScope
+from nexus.store.metrics import PERIODS, UnknownPeriod
+from nexus.store.models import Base
+from nexus.store.repos.base import MAX_LIMIT
+from nexus.store.repos.work_orders import STATUSES
+
+router = APIRouter(prefix="/api", tags=["observability"])
+
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"At most {MAX_LIMIT} rows.")]
+
+
+def _scope(request: Request) -> TenantScope:
+    scope = getattr(request.state, "scope", None)
+    return scope if isinstance(scope, TenantScope) else TenantScope(is_global_admin=True)
+
+
+def _store(request: Request) -> Store:
+    store: Store = request.app.state.store
+    return store
+
+
+def _when(value: str | None, name: str) -> datetime | None:
+    """ISO 8601 date or datetime; naive values are UTC."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise APIError(
+            400,
+            f"{name} must be an ISO 8601 date or datetime, e.g. 2025-01-31T12:00:00Z; got {value!r}",
+            code="invalid_parameter",
+            param=name,
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def row_dict(row: Base) -> dict[str, Any]:
+    return {c.key: getattr(row, c.key) for c in row.__table__.columns}
+
+
+@router.get("/work-orders", summary="List work orders (newest first)")
+async def list_work_orders(
+    request: Request,
+    status: str | None = None,
+    model: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    limit: Limit = 100,
+) -> dict[str, Any]:
+    if status and status not in STATUSES:
+        raise APIError(
+            400,
+            f"status must be one of {', '.join(STATUSES)}; got {status!r}",
+            code="invalid_parameter",
+            param="status",
+        )
+    rows = (
+        await _store(request)
+        .work_orders(_scope(request))
+        .list(
+            status=status, model=model, since=_when(since, "since"), until=_when(until, "until"), limit=limit
+        )
+    )
+    return {"object": "list", "data": [row_dict(r) for r in rows]}
+
+
+@router.get("/work-orders/{work_order_id}", summary="One work order with its model calls and events")
+async def get_work_order(request: Request, work_order_id: str) -> dict[str, Any]:
+    store, scope = _store(request), _scope(request)
+    try:
+        order = await store.work_orders(scope).get(work_order_id)
+    except NotFound:
+        raise APIError(404, f"Work order {work_order_id!r} not found.", code="work_order_not_found") from None
+    calls = await store.model_calls(scope).for_work_order(order)
+    events = await store.run_events(scope).for_run(order.run_id) if order.run_id else []
+    return {**row_dict(order), "calls": [row_dict(c) for c in calls], "events": [row_dict(e) for e in events]}
+
+
+@router.get("/metrics", summary="Requests, errors, tokens, cost and latency over a period")
+async def get_metrics(request: Request, period: str = "24h") -> dict[str, Any]:
+    try:
+        return await _store(request).metrics(_scope(request), period)
+    except UnknownPeriod:
+        raise APIError(
+            400,
+            f"period must be one of {', '.join(PERIODS)}; got {period!r}",
+            code="invalid_parameter",
+            param="period",
+        ) from None
+
+
+@router.get("/audit", summary="The audit log (newest first)")
+async def list_audit(
+    request: Request,
+    actor: str | None = None,
+    action: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    limit: Limit = 100,
+) -> dict[str, Any]:
+    rows = (
+        await _store(request)
+        .audit(_scope(request))
+        .list(
+            actor=actor, action=action, since=_when(since, "since"), until=_when(until, "until"), limit=limit
+        )
+    )
+    return {"object": "list", "data": [row_dict(r) for r in rows]}
