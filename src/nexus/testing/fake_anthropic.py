@@ -140,11 +140,11 @@ class FakeAnthropic(FakeServer):
             args = orjson.dumps(t.arguments).decode()
             half = len(args) // 2
             for part in (args[:half], args[half:]):
-                delta = {"type": "input_json_delta", "partial_json": part}
-                events.append(ev("content_block_delta", {"index": index, "delta": delta}))
+                part_delta = {"type": "input_json_delta", "partial_json": part}
+                events.append(ev("content_block_delta", {"index": index, "delta": part_delta}))
             events.append(ev("content_block_stop", {"index": index}))
             index += 1
-        delta = {"stop_reason": self._stop_reason(reply), "stop_sequence": None}
-        events.append(ev("message_delta", {"delta": delta, "usage": {"output_tokens": c}}))
+        final = {"stop_reason": self._stop_reason(reply), "stop_sequence": None}
+        events.append(ev("message_delta", {"delta": final, "usage": {"output_tokens": c}}))
         events.append(ev("message_stop", {}))
         return events
