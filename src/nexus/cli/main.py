@@ -26,7 +26,16 @@ from nexus.cli import route as _route  # noqa: E402  (routing B)
 from nexus.cli import router_cmd as _router_cmd  # noqa: E402  (routing B)
 
 app.command("route")(_route.route_cmd)
+from nexus.cli.keys import keys_app  # noqa: E402  (lead)
+
+app.add_typer(keys_app, name="keys")
 app.add_typer(_router_cmd.app, name="router")
+from nexus.cli import reports as _reports  # noqa: E402  (store)
+from nexus.cli.db import db_app  # noqa: E402  (store)
+
+app.add_typer(db_app, name="db")
+app.command("metrics")(_reports.metrics_cmd)
+app.command("work-orders")(_reports.work_orders_cmd)
 
 if __name__ == "__main__":
     app()

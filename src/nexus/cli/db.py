@@ -1,0 +1,84 @@
+"""`nexus db upgrade|prune`: migrations and retention, straight against the configured database."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from nexus.config.settings import Settings
+from nexus.store import DatabaseUnreachable, Store, open_store
+from nexus.store.engine import make_engine
+from nexus.store.prune import CheckpointPruner, checkpoint_pruner_for
+
+db_app = typer.Typer(help="Database migrations and retention.", no_args_is_help=True)
+console = Console()
+
+
+def _fail(exc: Exception) -> None:
+    console.print(f"[red]error:[/red] {exc}")
+    raise typer.Exit(1)
+
+
+@db_app.command("upgrade")
+def upgrade_cmd() -> None:
+    """Apply pending migrations (`nexus serve` does this on start too)."""
+
+    async def main() -> str:
+        store = await open_store(Settings())
+        await store.close()
+        return store.where
+
+    try:
+        where = asyncio.run(main())
+    except DatabaseUnreachable as exc:
+        _fail(exc)
+    console.print(f"database at head: {where}")
+
+
+async def prune_all(settings: Settings, store: Store, days: int) -> dict[str, int]:
+    """Rows older than `days`, and the LangGraph checkpoints of the threads they ended."""
+    checkpoint_engine = None
+    pruner: CheckpointPruner | None
+    if store.backend == "sqlite":
+        # The embedded checkpointer keeps its own file next to the database.
+        path = settings.data_dir / "checkpoints.sqlite"
+        if path.exists():
+            checkpoint_engine = make_engine(f"sqlite+aiosqlite:///{path.resolve()}")
+        pruner = checkpoint_pruner_for(checkpoint_engine) if checkpoint_engine else None
+    else:
+        pruner = checkpoint_pruner_for(store.engine)
+    try:
+        result = await store.prune(days, checkpoint_pruner=pruner)
+    finally:
+        if checkpoint_engine is not None:
+            await checkpoint_engine.dispose()
+    return {**result.deleted, "checkpoints": result.checkpoints}
+
+
+@db_app.command("prune")
+def prune_cmd(
+    older_than: Annotated[
+        int | None, typer.Option("--older-than", min=0, help="Days to keep (default NEXUS_RETENTION_DAYS).")
+    ] = None,
+) -> None:
+    """Delete work orders, calls, events, audit entries, sessions and checkpoints older than N days."""
+    settings = Settings()
+    days = settings.retention_days if older_than is None else older_than
+
+    async def main() -> dict[str, int]:
+        store = await open_store(settings)
+        try:
+            return await prune_all(settings, store, days)
+        finally:
+            await store.close()
+
+    try:
+        counts = asyncio.run(main())
+    except DatabaseUnreachable as exc:
+        _fail(exc)
+    console.print(
+        f"pruned rows older than {days} day(s): " + ", ".join(f"{k}={v}" for k, v in counts.items())
+    )
