@@ -107,7 +107,7 @@ def test_concurrent_adds_and_reads_stay_consistent(store: PrototypeStore) -> Non
         try:
             for _ in range(200):
                 snap = store.snapshot()
-                assert snap.matrix.shape[0] == snap.labels.shape[0] == len(snap.texts)
+                assert snap.matrix.shape[0] == snap.labels.shape[0] == len(snap) <= len(snap.texts)
                 vote(snap, _q("python"), k=5, threshold=0.0)
         except BaseException as exc:  # surfaced below
             errors.append(exc)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +32,7 @@ class PrototypeError(ValueError):
 class Snapshot:
     matrix: np.ndarray  # (n, dim) float32, L2-normalised rows
     labels: np.ndarray  # (n,) int32 index into models
-    texts: tuple[str, ...]
+    texts: Sequence[str]  # may be longer than n: use indices < len(self) only
     models: tuple[str, ...]
 
     def __len__(self) -> int:
@@ -78,7 +79,9 @@ class PrototypeStore:
     def snapshot(self) -> Snapshot:
         with self._lock:
             n = self._n
-            return Snapshot(self._matrix[:n], self._labels[:n], tuple(self._texts[:n]), self._models)
+            # The texts list itself, not a copy (O(1) at 100k rows): it is only appended to in place,
+            # so indices < n stay valid; removal swaps in a new list.
+            return Snapshot(self._matrix[:n], self._labels[:n], self._texts, self._models)
 
     def entries(self, model: str | None = None) -> list[tuple[str, str]]:
         """(model, text) pairs, optionally for one model."""
