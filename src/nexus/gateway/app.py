@@ -1,7 +1,8 @@
 """The FastAPI application: built once per process by `create_app(settings)`.
 
-The lifespan assembles the components on `app.state` (hub, store, router, pipeline, …) and takes
-them down in reverse order. Route modules stay thin and read what they need from there.
+The lifespan assembles the components on `app.state` and takes them down in reverse order:
+metrics → hub (providers) → store + accounting queue → auth → router → pipeline. Route modules
+stay thin and read what they need from there (see state.py).
 """
 
 from __future__ import annotations
@@ -13,17 +14,24 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from nexus import __version__
 from nexus.config.catalogue import CatalogueError
 from nexus.config.settings import Settings, get_settings
+from nexus.gateway.accounting import QueueAccounting
+from nexus.gateway.auth import Authenticator, StoreKeys
 from nexus.gateway.body import EXTRA_SCHEMAS
 from nexus.gateway.errors import install_error_handlers
 from nexus.gateway.limits import BodySizeLimit
-from nexus.gateway.routes import admin, health, openai
+from nexus.gateway.middleware import RequestContextMiddleware
+from nexus.gateway.routes import admin, agents, health, keys, metrics, openai, routing
+from nexus.gateway.security import gate
 from nexus.providers.hub import ModelHub
+from nexus.routing.router import Router
+from nexus.store import open_store
+from nexus.telemetry import Metrics, record_call_span
 
 log = logging.getLogger("nexus.gateway")
 
@@ -42,18 +50,67 @@ def _install_sighup(hub: ModelHub) -> None:
         pass  # not the main thread (tests) or no signals on this platform
 
 
+async def _start(app: FastAPI, settings: Settings, hub: ModelHub | None, stack: AsyncExitStack) -> None:
+    state = app.state
+    state.loop = asyncio.get_running_loop()
+    m: Metrics = state.metrics
+
+    the_hub = hub or ModelHub(settings)
+    if the_hub._state is None:
+        the_hub.load()
+    stack.push_async_callback(the_hub.aclose)
+    the_hub.meter.subscribe(m.observe_call)
+    the_hub.meter.subscribe(record_call_span)
+    the_hub.on_fallback.append(lambda f, t, e: m.observe_fallback(f, t))
+    state.hub = the_hub
+    _install_sighup(the_hub)
+
+    store = await open_store(settings)
+    stack.push_async_callback(store.close)
+    interrupted = await store.mark_interrupted()
+    if interrupted:
+        log.warning(
+            "work orders left running by a previous process marked incomplete", extra={"count": interrupted}
+        )
+    queue = store.accounting_queue(maxsize=settings.accounting_queue_max, flush_s=settings.accounting_flush_s)
+    stack.push_async_callback(queue.close)
+    the_hub.meter.subscribe(queue.on_call)
+    m.bind_queue_depth(lambda: queue.depth)
+    state.store = store
+    state.accounting = queue
+    state.request_accounting = QueueAccounting(queue)
+
+    authenticator = Authenticator(settings, StoreKeys(store))
+    await authenticator.start()
+    state.authenticator = authenticator
+
+    state.router = await asyncio.to_thread(_build_router, the_hub, settings, None)
+    state.embedder = state.router.embedder
+
+    def _rebuild(_: object) -> None:
+        state.router = _build_router(the_hub, settings, state.router)
+
+    the_hub.on_reload(_rebuild)
+
+
+def _build_router(hub: ModelHub, settings: Settings, previous: Router | None) -> Router:
+    """The router over the hub's current catalogue, reusing the loaded embedder and classifier."""
+    return Router.from_catalogue(
+        hub.catalogue,
+        settings,
+        embedder=previous.embedder if previous else None,
+        classifier=previous.classifier if previous else None,
+        available=hub.available_ids(),
+    )
+
+
 def create_app(settings: Settings | None = None, *, hub: ModelHub | None = None) -> FastAPI:
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
-            the_hub = hub or ModelHub(settings)
-            if the_hub._state is None:
-                the_hub.load()
-            stack.push_async_callback(the_hub.aclose)
-            app.state.hub = the_hub
-            _install_sighup(the_hub)
+            await _start(app, settings, hub, stack)
             yield
 
     app = FastAPI(
@@ -61,12 +118,15 @@ def create_app(settings: Settings | None = None, *, hub: ModelHub | None = None)
         version=__version__,
         description="Multi-LLM orchestration gateway: OpenAI-compatible, routed, observable.",
         lifespan=lifespan,
+        dependencies=[Depends(gate)],
     )
     app.state.settings = settings
+    app.state.metrics = Metrics()
     install_error_handlers(app)
-    for module in (health, openai, admin):
+    for module in (health, openai, admin, keys, metrics, routing, agents):
         app.include_router(module.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
 
     def custom_openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Protocol
 
 from fastapi import Request
@@ -18,9 +17,11 @@ def hub_of(request: Request) -> ModelHub:
 
 
 class RequestAccounting(Protocol):
-    """Records one finished explicit-model request (a work order); must not block."""
+    """Records one explicit-model request (a work order) through a queue, never a DB round trip."""
 
-    def finished(
+    async def started(self, request: Request, requested: str) -> str | None: ...
+
+    async def finished(
         self,
         request: Request,
         requested: str,
@@ -32,7 +33,10 @@ class RequestAccounting(Protocol):
 
 
 class NoAccounting:
-    def finished(
+    async def started(self, request: Request, requested: str) -> str | None:
+        return None
+
+    async def finished(
         self,
         request: Request,
         requested: str,
@@ -41,7 +45,7 @@ class NoAccounting:
         started: float,
         error: ProviderError | None,
     ) -> None:
-        _ = (request, requested, served, usage, started, error, time)
+        return None
 
 
 def accounting_hooks(request: Request) -> RequestAccounting:

@@ -57,13 +57,14 @@ async def chat_completions(request: Request) -> Response:
     entry = hub.entry(body.model)  # UnknownModel → 404
     hooks = accounting_hooks(request)
     started = time.perf_counter()
+    await hooks.started(request, entry.id)
     if not body.stream:
         try:
             resp = await hub.complete(entry.id, body)
         except ProviderError as exc:
-            hooks.finished(request, entry.id, None, None, started, exc)
+            await hooks.finished(request, entry.id, None, None, started, exc)
             raise
-        hooks.finished(request, entry.id, resp.model, resp.usage, started, None)
+        await hooks.finished(request, entry.id, resp.model, resp.usage, started, None)
         return Response(_dump(resp), media_type="application/json", headers={"x-nexus-model": resp.model})
     return await _stream(request, hub.stream(entry.id, body), body, entry.id, started)
 
@@ -79,7 +80,7 @@ async def _stream(
     except StopAsyncIteration:
         first = None
     except ProviderError as exc:
-        hooks.finished(request, model_id, None, None, started, exc)
+        await hooks.finished(request, model_id, None, None, started, exc)
         raise
 
     served = first.model if first is not None else model_id
@@ -105,7 +106,7 @@ async def _stream(
             yield b"data: " + orjson.dumps(error_body(api.status, api.message, code=api.code)) + b"\n\n"
         finally:
             await chunks.aclose()  # type: ignore[attr-defined]
-            hooks.finished(request, model_id, served, usage, started, error)
+            await hooks.finished(request, model_id, served, usage, started, error)
         yield _SSE_DONE
 
     return StreamingResponse(

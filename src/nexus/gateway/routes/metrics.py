@@ -1,0 +1,14 @@
+"""GET /metrics in the Prometheus text format."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+router = APIRouter(tags=["observability"])
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+async def prometheus(request: Request) -> Response:
+    body, content_type = request.app.state.metrics.render()
+    return Response(body, media_type=content_type)
