@@ -31,6 +31,8 @@ _SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
     ),
     (re.compile(r"\bAIza[0-9A-Za-z_\-]{30,}"), MASK),
 )
+# Every shape above starts with one of these; a text without any needs no substitution pass.
+_TRIGGER = re.compile(r"sk-|bearer|basic|api[_-]?key|access[_-]?token|AIza", re.IGNORECASE)
 # Extras under these names are masked whole, whatever their shape.
 _SENSITIVE_KEY = re.compile(r"(?i)(api[_-]?key|authorization|passw|secret|cookie|credential|^token$|_token$)")
 _RECORD_ATTRS = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
@@ -49,8 +51,13 @@ class Redactor:
         self._literal = re.compile("|".join(map(re.escape, literal))) if literal else None
 
     def redact(self, text: str) -> str:
-        if self._literal is not None:
-            text = self._literal.sub(MASK, text)
+        # One cheap search first: almost every log line holds nothing to mask.
+        literal = self._literal
+        hit_literal = literal is not None and literal.search(text) is not None
+        if not hit_literal and _TRIGGER.search(text) is None:
+            return text
+        if hit_literal and literal is not None:
+            text = literal.sub(MASK, text)
         for pattern, repl in _SHAPES:
             text = pattern.sub(repl, text)
         return text
