@@ -1,7 +1,8 @@
 """A small, dependency-free token estimate (no tiktoken offline).
 
-Word pieces: a short word or a punctuation mark is one token, a longer word one token per ~4
-characters. Close enough to BPE counts on English prose and code to meter simulated calls.
+Word pieces, the way BPE vocabularies behave on English: a common-length word (up to 6 letters) or a
+punctuation mark is one token, longer words one more per ~6 letters, numbers one per 3 digits. About
+1.3 tokens per word on prose: close enough to meter simulated calls and estimate prompt sizes.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-_PIECES = re.compile(r"\w+|[^\w\s]")
+_PIECES = re.compile(r"\d+|[^\W\d]+|[^\w\s]")
 
 
 def estimate_tokens(text: str) -> int:
@@ -17,7 +18,11 @@ def estimate_tokens(text: str) -> int:
         return 0
     n = 0
     for piece in _PIECES.findall(text):
-        n += 1 if len(piece) <= 4 else (len(piece) + 3) // 4
+        size = len(piece)
+        if piece[0].isdigit():
+            n += (size + 2) // 3
+        else:
+            n += 1 if size <= 6 else 1 + (size - 1) // 6
     return max(n, 1)
 
 
