@@ -1,0 +1,147 @@
+"""`nexus eval routing` — domain part: leave-source-out accuracy, the authored held-out suite, latency.
+
+Routing B's cost-quality part lives beside it; `evaluate_classifier()` is a plain function they can call.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from nexus.config.settings import Settings, get_settings
+from nexus.routing.base import Embedder
+from nexus.routing.classifier import Classifier
+from nexus.routing.classifier_model import (
+    AUTHORED_WEIGHT,
+    DomainModel,
+    embed_cached,
+    features,
+    fit,
+    load_examples,
+    load_or_train,
+)
+from nexus.routing.keywords import DOMAINS
+
+eval_app = typer.Typer(help="Offline evaluations of the router.", no_args_is_help=True)
+
+
+def _scores(truth: list[str], pred: list[str]) -> dict[str, Any]:
+    per_label = {}
+    for label in DOMAINS:
+        idx = [i for i, t in enumerate(truth) if t == label]
+        if idx:
+            per_label[label] = {"n": len(idx), "accuracy": sum(pred[i] == label for i in idx) / len(idx)}
+    confusion = Counter(zip(truth, pred, strict=True))
+    return {
+        "n": len(truth),
+        "accuracy": sum(t == p for t, p in zip(truth, pred, strict=True)) / max(len(truth), 1),
+        "per_label": per_label,
+        "confusion": {f"{t}->{p}": n for (t, p), n in sorted(confusion.items())},
+    }
+
+
+def evaluate_classifier(
+    settings: Settings | None = None,
+    embedder: Embedder | None = None,
+    progress: Progress | None = None,
+    latency_samples: int = 200,
+) -> dict[str, Any]:
+    """Domain accuracy holding out whole sources, on the authored held-out suite, and latency."""
+    from nexus.routing.embedder import get_embedder
+
+    settings = settings or get_settings()
+    embedder = embedder or get_embedder(settings)
+    cache_dir = Path(settings.data_dir) / "router"
+    examples = load_examples()
+    texts = [e.prompt for e in examples]
+    x = features(embedder, texts, embed_cached(embedder, texts, cache_dir))
+    y = np.array([e.domain for e in examples])
+    weights = np.array([AUTHORED_WEIGHT if e.source == "authored" else 1.0 for e in examples])
+    sources = np.array([e.source for e in examples])
+    # The authored set is the only source of finance/conversation: it is tested by the held-out suite.
+    held_sources = sorted({s for s in sources if s != "authored"})
+
+    task = progress.add_task("leave-source-out", total=len(held_sources) + 2) if progress else None
+    truth: list[str] = []
+    pred: list[str] = []
+    per_source: dict[str, float] = {}
+    for source in held_sources:
+        test = sources == source
+        model = fit(x[~test], list(y[~test]), weights[~test], embedder.name)
+        guessed = [model.classes[i] for i in np.argmax(model.proba(x[test]), axis=1)]
+        per_source[source] = float(np.mean(np.array(guessed) == y[test]))
+        truth += list(y[test])
+        pred += guessed
+        if progress and task is not None:
+            progress.advance(task)
+
+    model: DomainModel = load_or_train(embedder, cache_dir)  # type: ignore[no-redef]
+    classifier = Classifier(embedder=embedder, settings=settings, model=model)
+    heldout = load_examples(["authored_heldout.jsonl"])
+    h_pred = [c.domain for c in classifier.classify_batch([e.prompt for e in heldout])]
+    if progress and task is not None:
+        progress.advance(task)
+
+    samples = [
+        e.prompt + f" #{i}" for i, e in enumerate(heldout * (latency_samples // max(len(heldout), 1) + 1))
+    ]
+    timings = []
+    for text in samples[:latency_samples]:
+        start = time.perf_counter()
+        classifier.classify(text)
+        timings.append((time.perf_counter() - start) * 1000)
+    if progress and task is not None:
+        progress.advance(task)
+
+    return {
+        "embedder": embedder.name,
+        "leave_source_out": {**_scores(truth, pred), "per_source": per_source},
+        "authored_heldout": _scores([e.domain for e in heldout], h_pred),
+        "latency_ms": {"p50": float(np.percentile(timings, 50)), "p99": float(np.percentile(timings, 99))},
+    }
+
+
+def render_classifier_report(report: dict[str, Any], console: Console) -> None:
+    for name in ("leave_source_out", "authored_heldout"):
+        part = report[name]
+        table = Table(title=f"{name}: accuracy {part['accuracy']:.1%} on {part['n']} prompts")
+        table.add_column("true \\ predicted")
+        for label in DOMAINS:
+            table.add_column(label[:6], justify="right")
+        table.add_column("accuracy", justify="right")
+        for label, stats in part["per_label"].items():
+            cells = [str(part["confusion"].get(f"{label}->{p}", "")) for p in DOMAINS]
+            table.add_row(label, *cells, f"{stats['accuracy']:.1%}")
+        console.print(table)
+    if report["leave_source_out"].get("per_source"):
+        per = ", ".join(f"{s} {a:.0%}" for s, a in report["leave_source_out"]["per_source"].items())
+        console.print(f"held-out sources: {per}")
+    lat = report["latency_ms"]
+    console.print(
+        f"classify latency ({report['embedder']}): p50 {lat['p50']:.2f} ms, p99 {lat['p99']:.2f} ms"
+    )
+
+
+@eval_app.command("routing")
+def eval_routing_cmd(
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Also write the report as JSON here.")
+    ] = None,
+) -> None:
+    """Evaluate the domain classifier (leave-source-out, authored held-out suite, latency)."""
+    import json
+
+    console = Console()
+    with Progress(console=console, transient=True) as progress:
+        report = evaluate_classifier(progress=progress)
+    render_classifier_report(report, console)
+    if json_out:
+        json_out.write_text(json.dumps({"classifier": report}, indent=2), encoding="utf-8")

@@ -1,0 +1,144 @@
+"""The classifier on clear prompts, its flags, the keyword fallback and `nexus classify`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from nexus.config.settings import Settings
+from nexus.routing.classifier import Classifier
+from nexus.routing.keywords import KeywordClassifier
+from nexus.routing.subtasks import split_subtasks
+
+CLEAR = {
+    "code": [
+        "Traceback (most recent call last):\n  File \"a.py\", line 3\nKeyError: 'user'\nhow do I fix this?",
+        "Write a Python function that merges two sorted lists.",
+    ],
+    "math": ["Solve for x: 5x - 3 = 17.", "What is the integral of x^2 from 0 to 3?"],
+    "writing": [
+        "Write a short poem about the sea at night.",
+        "Draft a polite email asking my manager for a day off.",
+    ],
+    "finance": [
+        "Should I put more into my 401k or pay off my mortgage faster?",
+        "Build a DCF for a company with $20M free cash flow and an 9% WACC.",
+    ],
+    "conversation": ["hey there!", "thanks so much, that helped"],
+    "knowledge": ["Who wrote Pride and Prejudice?", "Explain how vaccines train the immune system."],
+}
+
+
+@pytest.fixture(scope="module")
+def classifier(tmp_path_factory: pytest.TempPathFactory) -> Classifier:
+    # The real MiniLM embedder; the trained model is cached in a per-session data dir.
+    from nexus.routing.embedder import build_embedder
+
+    settings = Settings(data_dir=tmp_path_factory.mktemp("data"))
+    return Classifier(embedder=build_embedder(settings), settings=settings)
+
+
+@pytest.mark.parametrize("domain", sorted(CLEAR))
+def test_clear_prompts_get_their_domain(classifier: Classifier, domain: str) -> None:
+    for result in classifier.classify_batch(CLEAR[domain]):
+        assert result.domain == domain
+        assert result.method == "embedding"
+        assert abs(sum(result.domain_scores.values()) - 1.0) < 1e-3
+
+
+def test_flags(classifier: Classifier) -> None:
+    hi = classifier.classify("Hi, how are you?")
+    assert hi.can_self_answer and not hi.ambiguous and hi.complexity == "trivial"
+
+    vague = classifier.classify("fix it")
+    assert vague.ambiguous and not vague.can_self_answer
+    assert vague.clarifying_question and "it" in vague.clarifying_question
+
+    for text in (
+        "I have crushing chest pain and my left arm is numb, what should I do?",
+        "Production is down: every request to our payments API returns 500 since the deploy.",
+        "Should I move my entire $400,000 retirement savings into one stock?",
+    ):
+        assert classifier.classify(text).critical, text
+    assert not classifier.classify("Write a haiku about tea.").critical
+
+    long_brief = (
+        "Design a distributed rate limiter with Redis, explain the trade-offs, and implement it in Go. " * 4
+    )
+    assert classifier.classify(long_brief).complexity == "complex"
+
+
+def test_subtasks_are_split(classifier: Classifier) -> None:
+    result = classifier.classify(
+        "1) Summarise the plot of Hamlet. 2) Write a haiku about Denmark. 3) What is 12% of 250?"
+    )
+    assert result.subtasks == [
+        "Summarise the plot of Hamlet.",
+        "Write a haiku about Denmark.",
+        "What is 12% of 250?",
+    ]
+    assert split_subtasks("Explain recursion in Python. Also, write a limerick about a cat.") == [
+        "Explain recursion in Python.",
+        "write a limerick about a cat.",
+    ]
+    assert split_subtasks("Can you review this function? It fails when the list is empty.") == []
+
+
+class _BrokenEmbedder:
+    name = "broken"
+    dim = 8
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        raise RuntimeError("backend down")
+
+
+def test_embedder_failure_falls_back_to_keywords(tmp_path: Path) -> None:
+    classifier = Classifier(embedder=_BrokenEmbedder(), settings=Settings(data_dir=tmp_path))
+    result = classifier.classify("Write a poem about autumn")
+    assert result.method == "keywords"
+    assert result.domain == "writing"
+    assert classifier.classify("thanks!").domain == "conversation"
+
+
+def test_keyword_classifier_shape() -> None:
+    result = KeywordClassifier().classify("docker compose fails with a KeyError in my python service")
+    assert result.domain == "code" and result.method == "keywords"
+
+
+def test_classify_cli(tmp_path: Path, classifier: Classifier, monkeypatch: pytest.MonkeyPatch) -> None:
+    import typer
+
+    from nexus.cli import classify as cli
+
+    monkeypatch.setattr(cli, "Classifier", lambda: classifier)
+    app = typer.Typer()
+    app.command()(cli.classify_cmd)
+    good = tmp_path / "in.jsonl"
+    good.write_text(
+        '{"id": "a", "prompt": "hello!"}\n{"id": 2, "prompt": "Solve 2x = 10"}\n', encoding="utf-8"
+    )
+    out = tmp_path / "out.jsonl"
+    result = CliRunner().invoke(app, ["--input", str(good), "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [r["id"] for r in rows] == ["a", 2]
+    assert list(rows[0]) == [
+        "id",
+        "domain",
+        "complexity",
+        "can_self_answer",
+        "ambiguous",
+        "critical",
+        "subtasks",
+    ]
+    assert rows[1]["domain"] == "math"
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "a", "prompt": "hi"}\n{"id": "b", "prompt": \n', encoding="utf-8")
+    result = CliRunner().invoke(app, ["--input", str(bad), "--output", str(out)])
+    assert result.exit_code == 2
+    assert "bad.jsonl:2" in result.output
