@@ -29,6 +29,9 @@ app.command("route")(_route.route_cmd)
 from nexus.cli.keys import keys_app  # noqa: E402  (lead)
 
 app.add_typer(keys_app, name="keys")
+from nexus.cli.qa import qa_app  # noqa: E402  (guard/QA)
+
+app.add_typer(qa_app, name="qa")
 app.add_typer(_router_cmd.app, name="router")
 from nexus.cli import reports as _reports  # noqa: E402  (store)
 from nexus.cli.db import db_app  # noqa: E402  (store)
