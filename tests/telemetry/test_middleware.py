@@ -8,15 +8,16 @@ import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
 
 import httpx
 import orjson
 import pytest
 import uvicorn
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI, HTTPException, WebSocket
 from fastapi.responses import StreamingResponse
 from prometheus_client.parser import text_string_to_metric_families
+from starlette.responses import Response
+from starlette.testclient import TestClient
 
 from nexus.config import Settings
 from nexus.gateway.errors import install_error_handlers
@@ -53,9 +54,7 @@ def build_app(metrics: Metrics, gate: threading.Event | None = None) -> FastAPI:
         raise HTTPException(404, "no such thing")
 
     @app.get("/metrics")
-    async def metrics_endpoint() -> Any:
-        from starlette.responses import Response
-
+    async def metrics_endpoint() -> Response:
         body, content_type = metrics.render()
         return Response(body, media_type=content_type)
 
@@ -193,3 +192,54 @@ async def test_stream_is_not_buffered_on_a_real_server(
             break
         await asyncio.sleep(0.01)
     assert request_counts(metrics)[("/stream", "GET", "200")] == 1
+
+
+async def test_request_span_is_named_by_route_and_parents_model_spans(metrics: Metrics) -> None:
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from nexus.config import load_catalogue
+    from nexus.telemetry import model_call_span, setup_tracing, use_tracer_provider
+
+    exporter = InMemorySpanExporter()
+    setup_tracing(Settings(), exporter=exporter)
+    entry = load_catalogue().models[0]
+    app = build_app(metrics)
+
+    @app.get("/v1/calls/{n}")
+    async def calls(n: int) -> dict[str, int]:
+        with model_call_span(entry):
+            return {"n": n}
+
+    try:
+        async with await client_for(app) as client:
+            r = await client.get("/v1/calls/3", headers={"X-Request-ID": "span-req-1"})
+            await client.get("/boom")
+    finally:
+        use_tracer_provider(trace.NoOpTracerProvider())
+    spans = {s.name: s for s in exporter.get_finished_spans()}
+    server = spans["GET /v1/calls/{n}"]
+    assert r.status_code == 200
+    assert server.attributes["http.route"] == "/v1/calls/{n}"
+    assert server.attributes["http.response.status_code"] == 200
+    assert server.attributes["nexus.request_id"] == "span-req-1"
+    call = spans[f"chat {entry.model}"]
+    assert call.parent is not None and call.parent.span_id == server.context.span_id
+    assert call.attributes["nexus.request_id"] == "span-req-1"
+    failed = spans["GET /boom"]
+    assert failed.status.status_code == trace.StatusCode.ERROR
+    assert failed.attributes["http.response.status_code"] == 500
+
+
+async def test_websocket_accept_carries_the_id(metrics: Metrics) -> None:
+    app = build_app(metrics)
+
+    @app.websocket("/ws")
+    async def ws(socket: WebSocket) -> None:
+        await socket.accept()
+        await socket.send_text(get_request_id())
+        await socket.close()
+
+    with TestClient(app) as client, client.websocket_connect("/ws", headers={"X-Request-ID": "ws-1"}) as conn:
+        assert conn.receive_text() == "ws-1"
+        assert (b"x-request-id", b"ws-1") in (conn.extra_headers or [])
