@@ -104,7 +104,7 @@ def evaluate_classifier(
     return {
         "embedder": embedder.name,
         "leave_source_out": {**_scores(truth, pred), "per_source": per_source},
-        "authored_heldout": _scores([e.domain for e in heldout], h_pred),
+        "authored_heldout": _scores([str(e.domain) for e in heldout], [str(d) for d in h_pred]),
         "latency_ms": {"p50": float(np.percentile(timings, 50)), "p99": float(np.percentile(timings, 99))},
     }
 

@@ -33,6 +33,11 @@ from nexus.cli.qa import qa_app  # noqa: E402  (guard/QA)
 
 app.add_typer(qa_app, name="qa")
 app.add_typer(_router_cmd.app, name="router")
+from nexus.cli import classify as _classify  # noqa: E402  (routing A)
+from nexus.cli import eval_routing as _eval_routing  # noqa: E402  (routing A)
+
+app.command("classify")(_classify.classify_cmd)
+app.add_typer(_eval_routing.eval_app, name="eval")
 from nexus.cli import reports as _reports  # noqa: E402  (store)
 from nexus.cli.db import db_app  # noqa: E402  (store)
 
