@@ -116,8 +116,16 @@ def _sentences(seed: int, n: int) -> list[str]:
     return [_CORPUS[(start + i * step) % len(_CORPUS)] for i in range(n)]
 
 
+def question_of(request: ChatRequest) -> str:
+    """The user's actual question: a QA-feedback turn is not one (and must not be echoed back)."""
+    for m in reversed(request.messages):
+        if m.role == "user" and "qa feedback" not in m.text().lower():
+            return m.text()
+    return request.last_user_text()
+
+
 def prose(request: ChatRequest, model_id: str, seed: int) -> str:
-    question = request.last_user_text()
+    question = question_of(request)
     subject = _subject(question) or "your request"
     lead = f"(Simulated answer from {model_id}.) Regarding “{subject}”: here is a concise take."
     domain = domain_of(question)
@@ -211,7 +219,7 @@ def sample_json(schema: Any, seed: int, hint: str, domain: str) -> Any:
 
 def json_answer(request: ChatRequest, model_id: str, seed: int) -> str:
     fmt = request.response_format or {}
-    question = request.last_user_text()
+    question = question_of(request)
     subject = _subject(question) or "request"
     schema = (fmt.get("json_schema") or {}).get("schema") if fmt.get("type") == "json_schema" else None
     if schema:
