@@ -225,3 +225,10 @@ async def test_ollama_needs_no_key(fake_openai: FakeOpenAI, no_key_ctx: Provider
         fake_openai.api_key = KEYS["OPENAI_KEY"]
     assert resp.text == "Echo: local" and chunks[-1].usage is not None and health.ok
     assert "authorization" not in fake_openai.last_request.headers
+
+
+def test_every_builtin_adapter_registers() -> None:
+    names = {"openai", "ollama", "anthropic", "gemini", "demo"}
+    for name in names:
+        assert callable(registry.get_factory(name))
+    assert names <= set(registry.adapter_names())
