@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 EventType = Literal[
     "started",
+    "compressed",
     "classified",
     "routed",
     "interrupt",

@@ -1,0 +1,240 @@
+"""The Pipeline: start, resume and inspect runs; every run is an async stream of Events.
+
+A run executes in its own task and pushes events into a queue, so events go out live and a client
+that disconnects does not cut the run short (its trace and the session history still complete).
+One LangGraph thread per (tenant, session): the checkpoint holds the session's history and any
+paused run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from langgraph.types import Command, Overwrite
+
+from nexus.config.settings import Settings
+from nexus.pipeline.checkpoint import open_checkpointer
+from nexus.pipeline.deps import Deps
+from nexus.pipeline.events import Event
+from nexus.pipeline.graph import build_graph
+from nexus.pipeline.ports import ClassifierLike, EventSink, RouterLike
+from nexus.pipeline.qa import QAChecker, default_checker, spec_from_request
+from nexus.pipeline.trace import MemoryTrace
+from nexus.providers.hub import ModelHub
+
+log = logging.getLogger("nexus.pipeline")
+
+_END = object()
+
+
+class NotPaused(LookupError):
+    """Resume was asked for a session with no paused run (HTTP 409)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Paused:
+    run_id: str
+    question: str
+
+
+class Pipeline:
+    def __init__(self, deps: Deps, checkpointer: Any, sinks: list[EventSink] | None = None) -> None:
+        self.deps = deps
+        self.graph = build_graph(deps, checkpointer)
+        self.trace = MemoryTrace()
+        self.sinks: list[EventSink] = list(sinks or [])
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # -- public API ---------------------------------------------------------------------------------
+    def run(
+        self,
+        message: str,
+        *,
+        session_id: str | None = None,
+        tenant: str = "default",
+        messages: list[dict[str, Any]] | None = None,
+        params: dict[str, Any] | None = None,
+        qa: dict[str, Any] | None = None,
+    ) -> AsyncIterator[Event]:
+        """A new run on the session: `message` alone (the session's history is added) or, from the
+        OpenAI adapter, the client's whole `messages` list."""
+        session_id = session_id or uuid.uuid4().hex
+        run_id = uuid.uuid4().hex
+        params = dict(params or {})
+        spec = spec_from_request(params.get("response_format"), qa)
+        graph_input = {
+            "run_id": run_id,
+            "session_id": session_id,
+            "tenant": tenant,
+            "started_at": time.time(),
+            "message": message,
+            "context": list(messages or []),
+            "params": params,
+            "qa_spec": spec,
+            "classification": {},
+            "clarified": False,
+            "tasks": [],
+            "fanout": False,
+            "results": Overwrite([]),
+            "calls": Overwrite([]),
+            "answer": "",
+            "judge": {},
+            "qa": {},
+            "qa_attempts": 0,
+            "degraded": [],
+            "failed": None,
+        }
+        return self._drive(graph_input, tenant, session_id, run_id, {"message": message, "resumed": False})
+
+    async def paused(self, session_id: str, tenant: str = "default") -> Paused | None:
+        snapshot = await self.graph.aget_state(self._config(tenant, session_id))
+        for task in snapshot.tasks:
+            for intr in task.interrupts:
+                value = intr.value if isinstance(intr.value, dict) else {"question": str(intr.value)}
+                return Paused(
+                    run_id=str(snapshot.values.get("run_id", "")), question=str(value.get("question", ""))
+                )
+        return None
+
+    async def resume(self, session_id: str, reply: str, tenant: str = "default") -> AsyncIterator[Event]:
+        """Continue the session's paused run with the user's reply; NotPaused when there is none."""
+        paused = await self.paused(session_id, tenant)
+        if paused is None:
+            raise NotPaused(f"session {session_id!r} has no paused run to resume")
+        command: Command[Any] = Command(resume=reply, update={"started_at": time.time()})
+        return self._drive(command, tenant, session_id, paused.run_id, {"reply": reply, "resumed": True})
+
+    async def aclose(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    # -- driving a run ------------------------------------------------------------------------------
+    def _config(self, tenant: str, session_id: str) -> dict[str, Any]:
+        return {
+            "configurable": {"thread_id": f"{tenant}:{session_id}"},
+            "max_concurrency": self.deps.settings.max_parallel_workers,
+            "recursion_limit": 50,
+        }
+
+    def _lock(self, key: str) -> asyncio.Lock:
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._locks[key] = lock
+        return lock
+
+    async def _drive(
+        self, graph_input: Any, tenant: str, session_id: str, run_id: str, start: dict[str, Any]
+    ) -> AsyncIterator[Event]:
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        task = asyncio.create_task(self._execute(graph_input, tenant, session_id, run_id, start, queue))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        while True:
+            item = await queue.get()
+            if item is _END:
+                return
+            yield item
+
+    async def _execute(
+        self,
+        graph_input: Any,
+        tenant: str,
+        session_id: str,
+        run_id: str,
+        start: dict[str, Any],
+        queue: asyncio.Queue[Any],
+    ) -> None:
+        seq = 0
+
+        def out(type_: str, node: str, data: dict[str, Any]) -> None:
+            nonlocal seq
+            seq += 1
+            event = Event(type=type_, run_id=run_id, session_id=session_id, node=node, seq=seq, data=data)  # type: ignore[arg-type]
+            self._publish(tenant, event)
+            queue.put_nowait(event)
+
+        config = self._config(tenant, session_id)
+        status = "completed"
+        question: dict[str, Any] | None = None
+        try:
+            async with self._lock(config["configurable"]["thread_id"]):
+                out("started", "pipeline", start)
+                async for mode, chunk in self.graph.astream(
+                    graph_input, config, stream_mode=["custom", "updates"], durability="exit"
+                ):
+                    if mode == "custom":
+                        out(chunk["type"], chunk["node"], chunk.get("data") or {})
+                    elif isinstance(chunk, dict) and "__interrupt__" in chunk:
+                        value = chunk["__interrupt__"][0].value
+                        question = value if isinstance(value, dict) else {"question": str(value)}
+            # Announced only after the graph has exited, i.e. after the pause is checkpointed.
+            if question is not None:
+                status = "paused"
+                out("interrupt", "clarify", question)
+        except Exception as exc:  # the graph itself failed (checkpointer, bug): the client is told
+            log.exception("pipeline run failed", extra={"run_id": run_id})
+            status = "failed"
+            out("error", "pipeline", {"message": f"{type(exc).__name__}: {exc}"[:500]})
+        finally:
+            out("done", "pipeline", {"status": status})
+            queue.put_nowait(_END)
+
+    def _publish(self, tenant: str, event: Event) -> None:
+        self.trace.record(tenant, event)
+        for sink in self.sinks:
+            try:
+                sink(tenant, event)
+            except Exception:  # a broken sink must not break the run
+                log.exception("event sink failed")
+
+
+def build_pipeline(
+    hub: ModelHub,
+    router: RouterLike | Callable[[], RouterLike],
+    classifier: ClassifierLike | None,
+    settings: Settings,
+    checkpointer: Any,
+    sink: EventSink | None = None,
+    qa: QAChecker | None = None,
+) -> Pipeline:
+    """The process's pipeline; `sink` receives every event (e.g. the store's run-events writer)."""
+    _ = settings  # pipeline knobs live in the catalogue (hub.catalogue.pipeline), reloadable
+    ref: Callable[[], RouterLike] = (
+        router if callable(router) and not hasattr(router, "decide") else lambda: router
+    )  # type: ignore[assignment,return-value]
+    deps = Deps(hub=hub, router_ref=ref, classifier=classifier, qa=qa or default_checker())
+    return Pipeline(deps, checkpointer, [sink] if sink is not None else [])
+
+
+async def open_pipeline(
+    hub: ModelHub,
+    router: RouterLike | Callable[[], RouterLike],
+    settings: Settings,
+    sink: EventSink | None = None,
+    classifier: ClassifierLike | None = None,
+) -> tuple[Pipeline, Callable[[], Awaitable[None]]]:
+    """Checkpointer + pipeline for an app's lifespan; the close function stops runs, then the saver.
+
+    Without a classifier the router's own is used (it is the same object the router classifies with).
+    """
+    current = router() if callable(router) and not hasattr(router, "decide") else router  # type: ignore[operator]
+    classifier = classifier or getattr(current, "classifier", None)
+    checkpointer, close_saver = await open_checkpointer(settings)
+    pipeline = build_pipeline(hub, router, classifier, settings, checkpointer, sink)
+
+    async def close() -> None:
+        await pipeline.aclose()
+        await close_saver()
+
+    return pipeline, close
