@@ -17,7 +17,7 @@ from nexus.ui import client as ui_client
 
 from .conftest import Gateway
 
-PAGES = Path(__file__).resolve().parents[2] / "src" / "nexus" / "ui" / "pages"
+PAGES = Path(__file__).resolve().parents[2] / "src" / "nexus" / "ui" / "views"
 QUESTION = "Write a Python function that returns the sum of two integers."
 # A request too vague to answer: the demo pipeline stops to ask a clarifying question.
 VAGUE = "Can you help me with it?"

@@ -1,6 +1,6 @@
 """The Nexus UI entry point: `streamlit run src/nexus/ui/app.py` (started for you by `nexus serve`).
 
-Pages are plain scripts under pages/; each calls `common.page(...)` so it also runs alone (tests).
+Pages are plain scripts under views/ (not pages/, which Streamlit would also list on its own); each calls `common.page(...)` so it also runs alone (tests).
 The gateway URL comes from NEXUS_API_URL; the API key, when auth is on, from the sidebar.
 """
 
@@ -10,16 +10,16 @@ from pathlib import Path
 
 import streamlit as st
 
-PAGES = Path(__file__).parent / "pages"
+VIEWS = Path(__file__).parent / "views"
 
 st.set_page_config(page_title="Nexus", page_icon="🧭", layout="wide")
 nav = st.navigation(
     [
-        st.Page(PAGES / "chat.py", title="Chat", icon="💬", url_path="chat", default=True),
-        st.Page(PAGES / "work_orders.py", title="Work orders", icon="📋", url_path="work-orders"),
-        st.Page(PAGES / "metrics.py", title="Metrics", icon="📈", url_path="metrics"),
-        st.Page(PAGES / "models.py", title="Models & routing", icon="🧭", url_path="models"),
-        st.Page(PAGES / "agents.py", title="Agents", icon="🤝", url_path="agents"),
+        st.Page(VIEWS / "chat.py", title="Chat", icon="💬", default=True),
+        st.Page(VIEWS / "work_orders.py", title="Work orders", icon="📋", url_path="work-orders"),
+        st.Page(VIEWS / "metrics.py", title="Metrics", icon="📈", url_path="metrics"),
+        st.Page(VIEWS / "models.py", title="Models & routing", icon="🧭", url_path="models"),
+        st.Page(VIEWS / "agents.py", title="Agents", icon="🤝", url_path="agents"),
     ]
 )
 nav.run()

@@ -34,14 +34,14 @@ def vote_chart(decision: dict[str, Any], *, key: str | None = None) -> bool:
         alt.Chart(df, title="Routing: votes and predicted scores per model")
         .mark_bar()
         .encode(
-            y=alt.Y("model:N", sort="-x", title=None),
-            x=alt.X("value:Q", title=None),
-            yOffset="measure:N",
+            x=alt.X("model:N", title=None, axis=alt.Axis(labelAngle=0)),
+            xOffset="measure:N",
+            y=alt.Y("value:Q", title=None),
             color=alt.Color("measure:N", legend=alt.Legend(orient="bottom", title=None)),
-            opacity=alt.condition(alt.datum.model == chosen, alt.value(1.0), alt.value(0.55)),
+            opacity=alt.condition(alt.datum.model == chosen, alt.value(1.0), alt.value(0.5)),
             tooltip=["model", "measure", alt.Tooltip("value:Q", format=".3f")],
         )
-        .properties(height=max(120, 28 * df["model"].nunique() * max(1, df["measure"].nunique()) // 2))
+        .properties(height=260)
     )
     st.altair_chart(chart, width="stretch", key=key)
     return True
