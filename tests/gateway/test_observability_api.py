@@ -112,6 +112,8 @@ async def test_work_orders_are_listed_filtered_and_scoped(env: tuple[Store, http
     ).json()
     assert [w["id"] for w in failed["data"]] == [ids["acme"][1]]
     assert len((await client.get("/api/work-orders?limit=2")).json()["data"]) == 2
+    by_request = (await client.get("/api/work-orders?request_id=globex-1")).json()["data"]
+    assert [w["id"] for w in by_request] == [ids["globex"][1]]
     everyone = (await client.get("/api/work-orders?since=2000-01-01&model=small")).json()["data"]
     assert len(everyone) == 7  # no scope = auth off = default tenant with global visibility
 

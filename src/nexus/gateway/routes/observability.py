@@ -60,6 +60,7 @@ async def list_work_orders(
     model: str | None = None,
     since: str | None = None,
     until: str | None = None,
+    request_id: str | None = None,
     limit: Limit = 100,
 ) -> dict[str, Any]:
     if status and status not in STATUSES:
@@ -69,12 +70,14 @@ async def list_work_orders(
             code="invalid_parameter",
             param="status",
         )
-    rows = (
-        await _store(request)
-        .work_orders(_scope(request))
-        .list(
-            status=status, model=model, since=_when(since, "since"), until=_when(until, "until"), limit=limit
-        )
+    repo = _store(request).work_orders(_scope(request))
+    rows = await repo.list(
+        status=status,
+        model=model,
+        since=_when(since, "since"),
+        until=_when(until, "until"),
+        request_id=request_id,
+        limit=limit,
     )
     return {"object": "list", "data": [row_dict(r) for r in rows]}
 

@@ -25,9 +25,12 @@ class WorkOrders(Repository[WorkOrder]):
         model: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        request_id: str | None = None,
         limit: int | None = None,
     ) -> Sequence[WorkOrder]:
         stmt = self.select()
+        if request_id:
+            stmt = stmt.where(WorkOrder.request_id == request_id)
         if status:
             stmt = stmt.where(WorkOrder.status == status)
         if model:
