@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     # File of KEY=VALUE lines with provider credentials, read as a fallback to the environment.
     secrets_file: Path | None = None
 
+    # YAML guard configuration (checks, risk → action); None = the built-in defaults.
+    guard_config: Path | None = None
+
     log_level: str = "INFO"
     log_json: bool = True
     log_prompts: bool = False
@@ -49,9 +52,15 @@ class Settings(BaseSettings):
     retry_base_delay_s: float = 0.25
     retry_max_delay_s: float = 8.0
 
-    default_rpm: int = 0  # 0 = unlimited
+    # Per-minute limits: per key (a key's own limits win) and per tenant (a tenant row's win); 0 = none.
+    default_rpm: int = 0
     default_tpm: int = 0
+    tenant_rpm: int = 0
+    tenant_tpm: int = 0
     retention_days: int = 30
+    # Work orders and Prometheus metrics; off only to measure their cost (bench/bench_passthrough.py).
+    accounting: bool = True
+    metrics: bool = True
     accounting_flush_s: float = Field(default=1.0, gt=0, le=1.0)
     accounting_queue_max: int = 10_000
 

@@ -23,11 +23,14 @@ from nexus.config.settings import Settings, get_settings
 from nexus.gateway.accounting import QueueAccounting
 from nexus.gateway.auth import Authenticator, StoreKeys
 from nexus.gateway.body import EXTRA_SCHEMAS
+from nexus.gateway.budgets import BudgetManager
 from nexus.gateway.errors import install_error_handlers
+from nexus.gateway.guarding import GatewayGuard
 from nexus.gateway.limits import BodySizeLimit
 from nexus.gateway.middleware import RequestContextMiddleware
+from nexus.gateway.ratelimit import build_limiter
 from nexus.gateway.routes import admin, agents, health, keys, metrics, openai, routing
-from nexus.gateway.security import gate
+from nexus.gateway.security import RequestLimits, gate
 from nexus.providers.hub import ModelHub
 from nexus.routing.router import Router
 from nexus.store import open_store
@@ -59,9 +62,10 @@ async def _start(app: FastAPI, settings: Settings, hub: ModelHub | None, stack: 
     if the_hub._state is None:
         the_hub.load()
     stack.push_async_callback(the_hub.aclose)
-    the_hub.meter.subscribe(m.observe_call)
+    if settings.metrics:
+        the_hub.meter.subscribe(m.observe_call)
+        the_hub.on_fallback.append(lambda f, t, e: m.observe_fallback(f, t))
     the_hub.meter.subscribe(record_call_span)
-    the_hub.on_fallback.append(lambda f, t, e: m.observe_fallback(f, t))
     state.hub = the_hub
     _install_sighup(the_hub)
 
@@ -74,15 +78,25 @@ async def _start(app: FastAPI, settings: Settings, hub: ModelHub | None, stack: 
         )
     queue = store.accounting_queue(maxsize=settings.accounting_queue_max, flush_s=settings.accounting_flush_s)
     stack.push_async_callback(queue.close)
-    the_hub.meter.subscribe(queue.on_call)
     m.bind_queue_depth(lambda: queue.depth)
     state.store = store
     state.accounting = queue
-    state.request_accounting = QueueAccounting(queue)
+    if settings.accounting:
+        the_hub.meter.subscribe(queue.on_call)
+
+    budgets = BudgetManager(store, queue=queue, on_soft=lambda *_: m.observe_budget_soft_limit())
+    await budgets.start()
+    stack.push_async_callback(budgets.close)
+    state.budgets = budgets
+    if settings.accounting:
+        state.request_accounting = QueueAccounting(queue, budgets)
 
     authenticator = Authenticator(settings, StoreKeys(store))
     await authenticator.start()
     state.authenticator = authenticator
+    limiter = build_limiter(settings, on_fallback=m.observe_redis_fallback)
+    state.limits = RequestLimits(limiter, settings, store, on_reject=m.observe_rate_limited)
+    state.guard = GatewayGuard.from_file(settings.guard_config)
 
     state.router = await asyncio.to_thread(_build_router, the_hub, settings, None)
     state.embedder = state.router.embedder
@@ -126,7 +140,7 @@ def create_app(settings: Settings | None = None, *, hub: ModelHub | None = None)
     for module in (health, openai, admin, keys, metrics, routing, agents):
         app.include_router(module.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
+    app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics if settings.metrics else None)
 
     def custom_openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from nexus.config.catalogue import CatalogueError
+from nexus.guard import GuardBlocked
 from nexus.providers.errors import AllProvidersFailed, ModelUnavailable, ProviderError
 from nexus.providers.hub import UnknownModel
 
@@ -146,6 +147,16 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(CatalogueError)
     async def _catalogue(request: Request, exc: CatalogueError) -> Response:
         return await _api_error(request, APIError(400, str(exc), code="invalid_catalogue"))
+
+    @app.exception_handler(GuardBlocked)
+    async def _guard(_: Request, exc: GuardBlocked) -> Response:
+        what = "request" if exc.direction == "input" else "answer"
+        return error_response(
+            400,
+            f"The {what} was blocked by the guard: {', '.join(exc.categories)}.",
+            code="guard_blocked",
+            type="invalid_request_error",
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> Response:

@@ -51,3 +51,8 @@ class NoAccounting:
 def accounting_hooks(request: Request) -> RequestAccounting:
     hooks: RequestAccounting = getattr(request.app.state, "request_accounting", None) or NoAccounting()
     return hooks
+
+
+def tenant_of(request: Request) -> str:
+    principal = getattr(request.state, "principal", None)
+    return principal.tenant_id if principal is not None else "default"

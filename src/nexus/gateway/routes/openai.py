@@ -17,7 +17,9 @@ from starlette.responses import Response, StreamingResponse
 
 from nexus.gateway.body import body_schema, parse_body
 from nexus.gateway.errors import APIError, error_body, provider_error
-from nexus.gateway.state import accounting_hooks, hub_of
+from nexus.gateway.guarding import GatewayGuard
+from nexus.gateway.state import accounting_hooks, hub_of, tenant_of
+from nexus.guard import GuardBlocked, StreamGuard
 from nexus.providers.errors import ProviderError
 from nexus.providers.types import ChatChunk, ChatRequest, Usage
 
@@ -55,6 +57,10 @@ async def chat_completions(request: Request) -> Response:
         return response
     hub = hub_of(request)
     entry = hub.entry(body.model)  # UnknownModel → 404
+    tenant = tenant_of(request)
+    guard: GatewayGuard | None = getattr(request.app.state, "guard", None)
+    if guard is not None:
+        body, _ = guard.check_request(body, tenant, full=False)  # GuardBlocked → 400
     hooks = accounting_hooks(request)
     started = time.perf_counter()
     await hooks.started(request, entry.id)
@@ -65,12 +71,20 @@ async def chat_completions(request: Request) -> Response:
             await hooks.finished(request, entry.id, None, None, started, exc)
             raise
         await hooks.finished(request, entry.id, resp.model, resp.usage, started, None)
+        if guard is not None and resp.choices and resp.choices[0].message.content:
+            resp.choices[0].message.content = guard.check_answer(resp.choices[0].message.content, tenant)
         return Response(_dump(resp), media_type="application/json", headers={"x-nexus-model": resp.model})
-    return await _stream(request, hub.stream(entry.id, body), body, entry.id, started)
+    stream_guard = guard.stream(tenant) if guard is not None else None
+    return await _stream(request, hub.stream(entry.id, body), body, entry.id, started, stream_guard)
 
 
 async def _stream(
-    request: Request, chunks: AsyncIterator[ChatChunk], body: ChatRequest, model_id: str, started: float
+    request: Request,
+    chunks: AsyncIterator[ChatChunk],
+    body: ChatRequest,
+    model_id: str,
+    started: float,
+    guard: StreamGuard | None,
 ) -> Response:
     hooks = accounting_hooks(request)
     want_usage = bool(body.stream_options and body.stream_options.include_usage)
@@ -92,18 +106,21 @@ async def _stream(
             pending = [first] if first is not None else []
             for chunk in pending:
                 usage = chunk.usage or usage
-                out = _render_chunk(chunk, want_usage)
+                out = _render_chunk(_guarded(chunk, guard), want_usage)
                 if out:
                     yield out
             async for chunk in chunks:
                 usage = chunk.usage or usage
-                out = _render_chunk(chunk, want_usage)
+                out = _render_chunk(_guarded(chunk, guard), want_usage)
                 if out:
                     yield out
         except ProviderError as exc:
             error = exc
             api = provider_error(exc)
             yield b"data: " + orjson.dumps(error_body(api.status, api.message, code=api.code)) + b"\n\n"
+        except GuardBlocked as exc:
+            msg = f"The answer was blocked by the output guard ({', '.join(exc.categories)})."
+            yield b"data: " + orjson.dumps(error_body(400, msg, code="guard_blocked")) + b"\n\n"
         finally:
             await chunks.aclose()  # type: ignore[attr-defined]
             await hooks.finished(request, model_id, served, usage, started, error)
@@ -116,12 +133,34 @@ async def _stream(
     )
 
 
+def _guarded(chunk: ChatChunk, guard: StreamGuard | None) -> ChatChunk:
+    """Pass streamed text through the output guard: it holds back a short window so a secret split
+    across chunks is still caught, and releases the rest with the chunk that finishes the choice."""
+    if guard is None or not chunk.choices:
+        return chunk
+    choice = chunk.choices[0]
+    text = guard.feed(choice.delta.content) if choice.delta.content else ""
+    if choice.finish_reason is not None:
+        text += guard.finish()
+    if text == (choice.delta.content or ""):
+        return chunk
+    choice.delta.content = text
+    return chunk
+
+
 def _render_chunk(chunk: ChatChunk, want_usage: bool) -> bytes | None:
+    if chunk.choices and not chunk.choices[0].delta.content and _empty(chunk):
+        return None  # the guard is holding this text back for now
     if not want_usage and chunk.usage is not None:
         if not chunk.choices:
             return None  # the usage-only chunk we asked the upstream for
         chunk = chunk.model_copy(update={"usage": None})
     return b"data: " + _dump(chunk) + b"\n\n"
+
+
+def _empty(chunk: ChatChunk) -> bool:
+    c = chunk.choices[0]
+    return c.finish_reason is None and not c.delta.tool_calls and c.delta.role is None
 
 
 @router.get("/v1/models", summary="List models")

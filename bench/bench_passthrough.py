@@ -1,0 +1,248 @@
+"""Passthrough overhead: the same requests straight to a loopback mock upstream and through Nexus.
+
+Three processes: the mock upstream (nexus.testing.FakeOpenAI), the gateway under test (`nexus serve`),
+and this client. Requests alternate direct / through the gateway so drift hits both alike.
+
+Reports, for non-streaming and streaming requests:
+  - added latency at concurrency 1: median and p99 of the gateway's latency minus the direct one;
+  - requests/s through the gateway at concurrency 64, with the error count;
+  - the same throughput for LiteLLM's proxy on the same mock, when `litellm[proxy]` is installed in a
+    separate venv (LITELLM_VENV, default bench/.litellm-venv or /tmp/litellm-venv), and the ratio.
+Also: Nexus with accounting + metrics off, to show what they cost (median difference).
+
+Usage: python bench/bench_passthrough.py [--n 1000] [--conc-n 3000] [--skip-litellm]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+BODY = {"model": "bench", "messages": [{"role": "user", "content": "Say hello in five words."}], "max_tokens": 16}
+
+UPSTREAM_SCRIPT = """
+import sys, time, signal
+from nexus.testing import FakeOpenAI
+fake = FakeOpenAI(port=int(sys.argv[1])).start()
+print("ready", flush=True)
+signal.sigwait({signal.SIGTERM, signal.SIGINT})
+"""
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_ready(url: str, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1.0).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"{url} did not come up")
+
+
+def start_upstream() -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    proc = subprocess.Popen([PY, "-c", UPSTREAM_SCRIPT, str(port)], stdout=subprocess.PIPE)
+    assert proc.stdout is not None
+    proc.stdout.readline()
+    return proc, f"http://127.0.0.1:{port}/v1"
+
+
+def start_nexus(upstream: str, data_dir: Path, *, accounting: bool) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    cat = data_dir / "catalogue.yaml"
+    cat.write_text(
+        "models:\n  - {id: bench, provider: openai, model: fake-model, base_url: '%s', api_key_env: BENCH_KEY,\n"
+        "     input_price_per_mtok: 1, output_price_per_mtok: 2, context_window: 8192}\n" % upstream
+    )
+    env = {**os.environ, "BENCH_KEY": "sk-bench", "NEXUS_AUTH": "off", "NEXUS_ACCOUNTING": str(accounting).lower(),
+           "NEXUS_METRICS": str(accounting).lower(), "NEXUS_LOG_LEVEL": "WARNING", "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.Popen(
+        [PY, "-m", "nexus.cli.main", "serve", "--no-ui", "--port", str(port), "--config", str(cat),
+         "--data-dir", str(data_dir)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    wait_ready(f"http://127.0.0.1:{port}/health")
+    return proc, f"http://127.0.0.1:{port}/v1"
+
+
+def start_litellm(upstream: str, data_dir: Path) -> tuple[subprocess.Popen[bytes], str] | None:
+    candidates = [os.environ.get("LITELLM_VENV", ""), str(ROOT / "bench" / ".litellm-venv"), "/tmp/litellm-venv"]
+    venv = next((Path(c) for c in candidates if c and (Path(c) / "bin" / "litellm").exists()), None)
+    if venv is None:
+        print("LiteLLM proxy not installed (python -m venv bench/.litellm-venv && "
+              "bench/.litellm-venv/bin/pip install 'litellm[proxy]'): skipped")
+        return None
+    port = free_port()
+    cfg = data_dir / "litellm.yaml"
+    cfg.write_text(
+        "model_list:\n  - model_name: bench\n    litellm_params:\n      model: openai/fake-model\n"
+        f"      api_base: {upstream}\n      api_key: sk-bench\n"
+        "litellm_settings:\n  telemetry: false\n  drop_params: true\n"
+    )
+    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOG": "ERROR",
+           "DISABLE_SCHEMA_UPDATE": "true"}
+    proc = subprocess.Popen([str(venv / "bin" / "litellm"), "--config", str(cfg), "--port", str(port),
+                             "--num_workers", "1"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_ready(f"http://127.0.0.1:{port}/health/liveliness", timeout=180)
+    except TimeoutError:
+        proc.kill()
+        print("LiteLLM proxy did not start: skipped")
+        return None
+    return proc, f"http://127.0.0.1:{port}/v1"
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def one(client: httpx.Client, base: str, stream: bool) -> float:
+    body = {**BODY, "stream": stream}
+    t0 = time.perf_counter()
+    if stream:
+        with client.stream("POST", base + "/chat/completions", json=body) as r:
+            r.raise_for_status()
+            for _ in r.iter_bytes():
+                pass
+    else:
+        r = client.post(base + "/chat/completions", json=body)
+        r.raise_for_status()
+    return (time.perf_counter() - t0) * 1000
+
+
+def pct(xs: list[float], p: float) -> float:
+    s = sorted(xs)
+    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
+
+
+def added_latency(direct: str, via: str, n: int, stream: bool) -> dict[str, float]:
+    headers = {"authorization": "Bearer sk-bench"}
+    with httpx.Client(timeout=30, headers=headers) as c:
+        for _ in range(50):  # warm both paths
+            one(c, direct, stream)
+            one(c, via, stream)
+        d, g = [], []
+        for _ in range(n):
+            d.append(one(c, direct, stream))
+            g.append(one(c, via, stream))
+    return {
+        "direct_p50": statistics.median(d), "via_p50": statistics.median(g),
+        "added_p50": statistics.median(g) - statistics.median(d),
+        "added_p99": pct(g, 99) - pct(d, 99),
+    }
+
+
+async def throughput(base: str, n: int, conc: int, stream: bool) -> tuple[float, int]:
+    errors = 0
+    limits = httpx.Limits(max_connections=conc, max_keepalive_connections=conc)
+    async with httpx.AsyncClient(timeout=60, limits=limits, headers={"authorization": "Bearer sk-bench"}) as c:
+        body = {**BODY, "stream": stream}
+        queue = iter(range(n))
+
+        async def worker() -> None:
+            nonlocal errors
+            for _ in queue:
+                try:
+                    if stream:
+                        async with c.stream("POST", base + "/chat/completions", json=body) as r:
+                            if r.status_code != 200:
+                                errors += 1
+                            async for _ in r.aiter_bytes():
+                                pass
+                    else:
+                        r = await c.post(base + "/chat/completions", json=body)
+                        if r.status_code != 200:
+                            errors += 1
+                except httpx.HTTPError:
+                    errors += 1
+
+        await asyncio.gather(*[worker() for _ in range(min(conc, 32))])  # warm-up pass below is separate
+        t0 = time.perf_counter()
+        queue = iter(range(n))
+        await asyncio.gather(*[worker() for _ in range(conc)])
+        return n / (time.perf_counter() - t0), errors
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=1000, help="requests per path at concurrency 1")
+    ap.add_argument("--conc", type=int, default=64)
+    ap.add_argument("--conc-n", type=int, default=3000, help="requests per throughput run")
+    ap.add_argument("--skip-litellm", action="store_true")
+    args = ap.parse_args()
+
+    upstream, up_url = start_upstream()
+    procs = [upstream]
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            (Path(tmp) / "on").mkdir()
+            nexus, nx_url = start_nexus(up_url, Path(tmp) / "on", accounting=True)
+            procs.append(nexus)
+            print(f"mock upstream {up_url}; nexus {nx_url}; n={args.n} alternating, conc={args.conc}")
+            rows = {}
+            for stream in (False, True):
+                r = added_latency(up_url, nx_url, args.n, stream)
+                rows[stream] = r
+                kind = "stream    " if stream else "non-stream"
+                print(f"[c=1] {kind} direct p50 {r['direct_p50']:.3f} ms | via nexus p50 {r['via_p50']:.3f} ms | "
+                      f"added median {r['added_p50']:.3f} ms, added p99 {r['added_p99']:.3f} ms")
+            nx_tp = {}
+            for stream in (False, True):
+                rps, errs = asyncio.run(throughput(nx_url, args.conc_n, args.conc, stream))
+                nx_tp[stream] = rps
+                print(f"[c={args.conc}] nexus {'stream' if stream else 'non-stream'}: {rps:.0f} req/s, errors {errs}")
+            stop(nexus)
+            procs.remove(nexus)
+
+            (Path(tmp) / "off").mkdir()
+            quiet, q_url = start_nexus(up_url, Path(tmp) / "off", accounting=False)
+            procs.append(quiet)
+            r_off = added_latency(up_url, q_url, args.n, False)
+            print(f"[c=1] accounting+metrics OFF: added median {r_off['added_p50']:.3f} ms "
+                  f"(ON: {rows[False]['added_p50']:.3f} ms; cost of accounting+metrics "
+                  f"{rows[False]['added_p50'] - r_off['added_p50']:+.3f} ms median)")
+            stop(quiet)
+            procs.remove(quiet)
+
+            if not args.skip_litellm:
+                started = start_litellm(up_url, Path(tmp))
+                if started:
+                    lp, l_url = started
+                    procs.append(lp)
+                    for stream in (False, True):
+                        rps, errs = asyncio.run(throughput(l_url, args.conc_n, args.conc, stream))
+                        print(f"[c={args.conc}] litellm proxy {'stream' if stream else 'non-stream'}: {rps:.0f} req/s, "
+                              f"errors {errs}; nexus/litellm = {nx_tp[stream] / rps:.1f}x")
+    finally:
+        for p in procs:
+            stop(p)
+
+
+if __name__ == "__main__":
+    main()
