@@ -51,12 +51,12 @@ def test_models_lists_price_tags_availability_prototypes(client: TestClient) -> 
 
 def test_prototype_add_remove_and_404(client: TestClient) -> None:
     text = "zebra quantum marmalade recipe"
-    assert client.post("/route", json={"message": text}).json()["explanation"]["rule"] == "abstain-default"
-    r = client.post("/models/gemini-2.5-flash/prototypes", json={"text": text})
+    assert client.post("/route", json={"message": text}).json()["model"] != "qwen-3-235b"
+    r = client.post("/models/qwen-3-235b/prototypes", json={"text": text})
     assert r.status_code == 201 and r.json()["count"] == 13
     routed = client.post("/route", json={"message": text}).json()
-    assert routed["model"] == "gemini-2.5-flash"
-    r = client.request("DELETE", "/models/gemini-2.5-flash/prototypes", json={"text": text})
+    assert (routed["model"], routed["explanation"]["rule"]) == ("qwen-3-235b", "knn")
+    r = client.request("DELETE", "/models/qwen-3-235b/prototypes", json={"text": text})
     assert r.status_code == 200 and r.json()["removed"] == text
     r = client.request("DELETE", "/models/gemini-2.5-flash/prototypes", json={"index": 0})
     assert r.status_code == 200 and r.json()["count"] == 11

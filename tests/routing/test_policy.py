@@ -55,9 +55,13 @@ class FailingEmbedder(HashingEmbedder):
 
 def make_router(tmp_path: Path, **kw: object) -> Router:
     settings = Settings(data_dir=tmp_path)
-    return Router.from_catalogue(
+    classifier = kw.pop("classifier", None)
+    router = Router.from_catalogue(
         parse_catalogue(CATALOGUE), settings, embedder=kw.pop("embedder", HashingEmbedder()), **kw
     )  # type: ignore[arg-type]
+    # No classifier unless a test gives one: the rules under test are the KNN/policy ones.
+    router.classifier = classifier  # type: ignore[assignment]
+    return router
 
 
 def test_knn_decision_with_full_explanation(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from nexus.cli.main import app
 from nexus.config.settings import get_settings
 from nexus.routing.embedder import set_embedder
 from nexus.routing.embedders import HashingEmbedder
+from nexus.routing.keywords import KeywordClassifier
 
 runner = CliRunner()
 
@@ -22,6 +23,10 @@ def _offline_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[No
     monkeypatch.setenv("NEXUS_DATA_DIR", str(tmp_path / "data"))
     get_settings.cache_clear()
     set_embedder(HashingEmbedder())
+    # The real keyword classifier instead of the embedding one, which trains on first use (slow).
+    monkeypatch.setattr(
+        "nexus.routing.router.default_classifier", lambda settings, embedder: KeywordClassifier()
+    )
     yield
     set_embedder(None)
     get_settings.cache_clear()

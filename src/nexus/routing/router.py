@@ -97,7 +97,7 @@ class Router:
             except Exception:  # embedder down at start-up: route on keywords; decide() reports the fallback
                 store = None
         if classifier is None:
-            classifier = default_classifier(catalogue, embedder)
+            classifier = default_classifier(settings, embedder)
         return cls(
             catalogue,
             embedder=embedder,
@@ -382,9 +382,13 @@ def default_embedder(settings: Settings) -> Embedder | None:
     return get_embedder(settings)
 
 
-def default_classifier(catalogue: Catalogue, embedder: Embedder | None) -> ClassifierLike | None:
-    return None
+def default_classifier(settings: Settings, embedder: Embedder | None) -> ClassifierLike | None:
+    from nexus.routing.classifier import Classifier
+
+    return Classifier(embedder=embedder, settings=settings)
 
 
 def keyword_classifier(catalogue: Catalogue) -> ClassifierLike | None:
-    return None
+    from nexus.routing.keywords import KeywordClassifier
+
+    return KeywordClassifier()
