@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.pipeline.harness import MODELS, TEST_KEY, make_app, test_settings, write_test_catalogue
+from tests.pipeline.harness import MODELS, TEST_KEY, make_app, settings_for, write_test_catalogue
 
 from nexus.testing import FakeOpenAI
 
@@ -45,7 +45,7 @@ async def open_client(
     tmp: Path, fakes: dict[str, FakeOpenAI], cache: Path, **pipeline: object
 ) -> tuple[httpx.AsyncClient, object]:
     cat = write_test_catalogue(tmp / "catalogue.yaml", fakes, **pipeline)
-    app = make_app(test_settings(tmp, cat), cache)
+    app = make_app(settings_for(tmp, cat), cache)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://nexus"), app
 
 

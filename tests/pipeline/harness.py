@@ -51,7 +51,7 @@ def write_test_catalogue(path: Path, fakes: dict[str, FakeOpenAI], **pipeline: A
     )
 
 
-def test_settings(data_dir: Path, catalogue: Path) -> Settings:
+def settings_for(data_dir: Path, catalogue: Path) -> Settings:
     return Settings(
         data_dir=data_dir,
         config=catalogue,
