@@ -66,7 +66,7 @@ def _ev(sid: str, run: str, seq: int, etype: str, data: dict[str, Any]) -> dict[
 async def _run(sid: str, text: str, key: str) -> AsyncIterator[bytes]:
     run = uuid.uuid4().hex[:8]
     plan: list[tuple[str, dict[str, Any]]] = [("started", {key: text})]
-    if "?" in text and key == "message" and "help me with it" in text:
+    if key == "message" and text == "Fix it":
         plan += [("classified", {"domain": "conversation", "complexity": "simple", "ambiguous": True})]
         plan += [("interrupt", {"question": "What exactly do you need help with?"})]
         PAUSED.add(sid)

@@ -20,7 +20,7 @@ from .conftest import Gateway
 PAGES = Path(__file__).resolve().parents[2] / "src" / "nexus" / "ui" / "views"
 QUESTION = "Write a Python function that returns the sum of two integers."
 # A request too vague to answer: the demo pipeline stops to ask a clarifying question.
-VAGUE = "Can you help me with it?"
+VAGUE = "Fix it"
 
 made: dict[str, Any] = {"sessions": [], "answers": []}
 
@@ -43,10 +43,14 @@ def sidebar_events(at: AppTest) -> list[str]:
     return out
 
 
-def trace_events(gw: Gateway, sid: str) -> list[dict[str, Any]]:
+def trace_events(gw: Gateway, sid: str, *, last_run: bool = False) -> list[dict[str, Any]]:
+    """The session's events in the gateway's order; with last_run, only those since the last `started`."""
     body = httpx.get(f"{gw.url}/trace/{sid}", timeout=10).json()
-    events = body["events"] if isinstance(body, dict) else body
-    return sorted(events, key=lambda e: (e.get("ts") or 0, e.get("seq") or 0))
+    events: list[dict[str, Any]] = body["events"] if isinstance(body, dict) else body
+    if last_run:
+        start = max(i for i, e in enumerate(events) if e["type"] == "started")
+        events = events[start:]
+    return events
 
 
 def final_answer(events: list[dict[str, Any]]) -> str:

@@ -157,19 +157,12 @@ def _user_text(started: dict[str, Any]) -> str:
 
 
 def history_from_trace(trace: Any) -> list[Turn]:
-    """Rebuild the chat from GET /trace: one turn per run, in order."""
+    """Rebuild the chat from GET /trace, in the gateway's order: a turn per `started` event (a resumed
+    run keeps its run id, so the run id alone does not separate the question from the reply)."""
     events = trace.get("events", []) if isinstance(trace, dict) else trace or []
     turns: list[Turn] = []
-    by_run: dict[str, Turn] = {}
-    for payload in sorted(
-        (e for e in events if isinstance(e, dict)), key=lambda e: (e.get("ts") or 0, e.get("seq") or 0)
-    ):
-        run = str(payload.get("run_id", ""))
-        turn = by_run.get(run)
-        if turn is None:
-            data = as_dict(payload.get("data"))
-            turn = Turn(user=_user_text(data or {}))
-            by_run[run] = turn
-            turns.append(turn)
-        turn.add(payload)
+    for payload in (e for e in events if isinstance(e, dict)):
+        if payload.get("type") == "started" or not turns:
+            turns.append(Turn(user=_user_text(as_dict(payload.get("data")))))
+        turns[-1].add(payload)
     return turns

@@ -12,7 +12,7 @@ from typing import Any
 import streamlit as st
 
 from nexus.ui import charts, common
-from nexus.ui.client import ClientError, NexusClient, SseEvent
+from nexus.ui.client import ApiError, ClientError, NexusClient, SseEvent
 from nexus.ui.events import QUIET, Turn, event_line, history_from_trace
 
 c = common.page("Chat", "💬")
@@ -21,7 +21,14 @@ c = common.page("Chat", "💬")
 def _history() -> list[Turn]:
     sid = st.query_params.get("session")
     if sid and st.session_state.get("history_sid") != sid:
-        trace = common.call(c.trace, sid)
+        try:
+            trace = c.trace(sid)
+        except ClientError as exc:
+            if isinstance(exc, ApiError) and exc.status == 404:
+                st.info("That conversation is not known to this gateway; starting a new one.")
+            else:
+                common.show_error(exc)
+            trace = None
         st.session_state["history"] = history_from_trace(trace) if trace is not None else []
         st.session_state["history_sid"] = sid
     history: list[Turn] = st.session_state.setdefault("history", [])
