@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (pytest fixtures imported from tests.pipeline.conftest are redefined as arguments)
 """`model: "nexus-auto"` on /v1/chat/completions: the pipeline behind the OpenAI shape."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (pytest fixtures imported from tests.pipeline.conftest are redefined as arguments)
 """The native chat API over HTTP: interrupt + resume, 409, trace, and the WebSocket."""
 
 from __future__ import annotations
