@@ -126,3 +126,17 @@ def test_prototypes_add_list_remove() -> None:
     assert len(json.loads(r.stdout)) == 12
     r = runner.invoke(app, ["router", "prototypes", "add", "--model", "nope", "x"])
     assert r.exit_code == 2 and "unknown model id 'nope'" in r.output
+
+
+def test_routing_suite_evaluation(tmp_path: Path) -> None:
+    from nexus.cli.route import build_router, evaluate_router_suite, load_suite
+
+    suite = load_suite()
+    assert len(suite) >= 60 and {"prompt", "label", "model", "tier"} <= set(suite[0])
+    report = evaluate_router_suite(build_router(), chart=tmp_path / "sweep.png")
+    assert report["n"] == len(suite) and 0.0 <= report["accuracy"] <= 1.0
+    assert set(report["per_label"]) >= {"code", "math", "conversation"}
+    assert sum(report["confusion"].values()) == len(suite)
+    costs = [s["cost_per_1k"] for s in report["cost_quality"]]
+    assert costs[0] >= costs[-1]  # a higher λ never buys a dearer mix
+    assert (tmp_path / "sweep.png").stat().st_size > 0

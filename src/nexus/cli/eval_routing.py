@@ -143,5 +143,13 @@ def eval_routing_cmd(
     with Progress(console=console, transient=True) as progress:
         report = evaluate_classifier(progress=progress)
     render_classifier_report(report, console)
+    # Routing B's part: which model the full router picks on the authored routing suite, and at what cost.
+    from nexus.cli.route import evaluate_router_suite, render_router_report
+
+    with Progress(console=console, transient=True) as progress:
+        routing = evaluate_router_suite(
+            progress=progress, chart=Path(get_settings().data_dir) / "reports" / "routing_cost_quality.png"
+        )
+    render_router_report(routing, console)
     if json_out:
-        json_out.write_text(json.dumps({"classifier": report}, indent=2), encoding="utf-8")
+        json_out.write_text(json.dumps({"classifier": report, "routing": routing}, indent=2), encoding="utf-8")
