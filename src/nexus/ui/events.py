@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 # Events that fill the sidebar; tokens are the answer itself and would flood it.
@@ -106,12 +107,30 @@ def summarise(etype: str, data: dict[str, Any]) -> str:
     return SUMMARISERS.get(etype, _generic)(data)
 
 
+def timestamp(payload: dict[str, Any]) -> float | None:
+    """An event's time in epoch seconds: live events carry a float, stored ones an ISO string."""
+    ts = payload.get("ts")
+    if isinstance(ts, int | float):
+        return float(ts)
+    if isinstance(ts, str):
+        try:
+            return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            return None
+    return None
+
+
+def first_timestamp(events: Iterable[dict[str, Any]]) -> float | None:
+    return next((t for t in map(timestamp, events) if t is not None), None)
+
+
 def event_line(payload: dict[str, Any], t0: float | None) -> str:
     """One sidebar line: icon, type, node, time since the run started, summary."""
     etype = str(payload.get("type", "?"))
-    data = as_dict(payload.get("data"))
-    ts = payload.get("ts")
-    when = f"+{float(ts) - t0:.2f}s" if isinstance(ts, int | float) and t0 is not None else ""
+    # Live and traced events carry `data`; rows from the store call it `payload`.
+    data = as_dict(payload.get("data")) or as_dict(payload.get("payload"))
+    ts = timestamp(payload)
+    when = f"+{ts - t0:.2f}s" if ts is not None and t0 is not None else ""
     node = payload.get("node")
     head = f"{ICONS.get(etype, '•')} `{when}` **{etype}**" + (f" · {node}" if node and node != etype else "")
     summary = summarise(etype, data or {})

@@ -28,6 +28,8 @@ def scalars(row: dict[str, Any]) -> dict[str, Any]:
     for k, v in row.items():
         if v is None or isinstance(v, str | int | float | bool):
             out[k] = v
+        elif isinstance(v, dict) and v and all(isinstance(x, str | int | float | None) for x in v.values()):
+            out.update({f"{k}.{sub}": x for sub, x in v.items()})  # e.g. latency_ms.p50
         elif isinstance(v, list) and all(isinstance(x, str | int | float) for x in v):
             out[k] = ", ".join(map(str, v))
         elif isinstance(v, list | dict) and len(json.dumps(v, default=str)) <= 120:

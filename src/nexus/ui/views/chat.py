@@ -13,7 +13,7 @@ import streamlit as st
 
 from nexus.ui import charts, common
 from nexus.ui.client import ApiError, ClientError, NexusClient, SseEvent
-from nexus.ui.events import QUIET, Turn, event_line, history_from_trace
+from nexus.ui.events import QUIET, Turn, event_line, first_timestamp, history_from_trace
 
 c = common.page("Chat", "💬")
 
@@ -79,7 +79,7 @@ def _sidebar_events(turn: Turn | None) -> None:
     if turn is None:
         st.sidebar.caption("Send a message to see the pipeline at work.")
         return
-    t0 = next((e.get("ts") for e in turn.events if isinstance(e.get("ts"), int | float)), None)
+    t0 = first_timestamp(turn.events)
     for e in turn.events:
         if e.get("type") not in QUIET:
             st.sidebar.markdown(event_line(e, t0))
@@ -106,8 +106,8 @@ def _run(turn: Turn, stream: Iterator[SseEvent]) -> None:
                 if ev.type == "token":
                     answer.markdown(turn.answer + "▌")
                     continue
-                if t0 is None and isinstance(payload.get("ts"), int | float):
-                    t0 = float(payload["ts"])
+                if t0 is None:
+                    t0 = first_timestamp([payload])
                 sidebar.markdown(event_line(payload, t0))
                 if ev.type == "final":
                     answer.markdown(turn.answer)

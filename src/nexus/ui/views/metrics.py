@@ -55,7 +55,7 @@ if isinstance(m, dict):
             present = [k for k in keys if k in series.columns]
             with tab:
                 if present:
-                    st.line_chart(series.set_index(x)[present])
+                    st.line_chart(series.groupby(x)[present].sum())  # rows come per hour and provider
                 else:
                     st.caption(f"No {label.lower()} series in this response.")
 
@@ -94,7 +94,10 @@ if isinstance(m, dict):
                 )
 
     st.subheader("Errors by provider and hour")
-    errors = frame(pick(m, "errors", "errors_by_provider_hour", "error_heatmap"), index_name="provider")
+    errors = frame(pick(m, "errors_by_provider_hour", "error_heatmap"), index_name="provider")
+    if errors.empty and {"provider", "errors"} <= set(series.columns):
+        errors = series[series["errors"] > 0][["provider", x, "errors"]].rename(columns={x: "hour"})
+        errors["hour"] = errors["hour"].dt.strftime("%m-%d %H:00")
     if errors.empty or not {"provider", "hour"} <= set(errors.columns):
         st.caption("No errors in this period.")
     else:

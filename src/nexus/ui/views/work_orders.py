@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from nexus.ui import common
-from nexus.ui.events import event_line
+from nexus.ui.events import event_line, first_timestamp
 from nexus.ui.tables import items_of, scalars
 
 c = common.page("Work orders", "📋")
@@ -20,7 +20,7 @@ SINCE = {
     "last 24 h": timedelta(days=1),
     "last 7 days": timedelta(days=7),
 }
-STATUSES = ["", "completed", "failed", "running", "interrupted", "queued"]
+STATUSES = ["", "pending", "running", "paused", "done", "failed"]
 
 f1, f2, f3, f4 = st.columns([1, 1, 1, 1])
 status = f1.selectbox("Status", STATUSES, format_func=lambda s: s or "any", key="wo_status")
@@ -59,7 +59,7 @@ if data is not None:
                     st.dataframe(pd.DataFrame([scalars(x) for x in calls]), hide_index=True)
                 events = items_of(detail.get("events"), "events")
                 st.markdown(f"**Events** ({len(events)})")
-                t0 = next((e.get("ts") for e in events if isinstance(e.get("ts"), int | float)), None)
+                t0 = first_timestamp(events)
                 for e in events:
                     if e.get("type") != "token":
                         st.markdown(event_line(e, t0))
