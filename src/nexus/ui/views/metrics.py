@@ -55,7 +55,9 @@ if isinstance(m, dict):
             present = [k for k in keys if k in series.columns]
             with tab:
                 if present:
-                    st.line_chart(series.groupby(x)[present].sum())  # rows come per hour and provider
+                    st.bar_chart(
+                        series.groupby(x)[present].sum()
+                    )  # rows come per hour and provider; bars show a lone hour too
                 else:
                     st.caption(f"No {label.lower()} series in this response.")
 
