@@ -44,6 +44,9 @@ from nexus.cli.db import db_app  # noqa: E402  (store)
 app.add_typer(db_app, name="db")
 app.command("metrics")(_reports.metrics_cmd)
 app.command("work-orders")(_reports.work_orders_cmd)
+from nexus.cli import ui as _ui  # noqa: E402  (ui)
+
+app.command("ui")(_ui.ui_cmd)
 
 if __name__ == "__main__":
     app()
