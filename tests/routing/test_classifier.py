@@ -142,3 +142,50 @@ def test_classify_cli(tmp_path: Path, classifier: Classifier, monkeypatch: pytes
     result = CliRunner().invoke(app, ["--input", str(bad), "--output", str(out)])
     assert result.exit_code == 2
     assert "bad.jsonl:2" in result.output
+
+
+def test_shipped_weights_match_the_training_data() -> None:
+    # Fails when someone edits the training data without `python -m nexus.routing.train`.
+    from nexus.routing.classifier_model import DomainModel, packaged_path, training_data_hash
+    from nexus.routing.keywords import DOMAINS
+
+    model = DomainModel.load(packaged_path("all-MiniLM-L6-v2-int8"))
+    assert model.data_hash == training_data_hash()
+    assert model.embedder == "all-MiniLM-L6-v2-int8"
+    assert model.classes == tuple(sorted(DOMAINS))
+
+
+def test_fresh_data_dir_loads_shipped_weights_without_training(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nexus.routing import classifier_model
+
+    def no_training(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the shipped weights should have been used")
+
+    monkeypatch.setattr(classifier_model, "train", no_training)
+
+    class _Named:
+        name = "all-MiniLM-L6-v2-int8"
+        dim = 384
+
+        def embed(self, texts: list[str]) -> np.ndarray:
+            return np.zeros((len(texts), 384), np.float32)
+
+    model = classifier_model.load_or_train(_Named())
+    assert model.embedder == "all-MiniLM-L6-v2-int8"
+
+
+def test_other_embedder_trains_once_into_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from nexus.routing import classifier_model
+    from nexus.routing.embedders import HashingEmbedder
+
+    monkeypatch.setenv("NEXUS_CACHE_DIR", str(tmp_path))
+    small = classifier_model.load_examples()[::25]
+    trained = classifier_model.train(HashingEmbedder(dim=32), small)
+    monkeypatch.setattr(classifier_model, "train", lambda embedder: trained)
+    model = classifier_model.load_or_train(HashingEmbedder(dim=32))
+    assert model.embedder == "hashing-32"
+    assert list((tmp_path / "classifier").glob("classifier-hashing-32-*.npz"))
+    monkeypatch.setattr(classifier_model, "train", None)  # a second load must not train
+    assert classifier_model.load_or_train(HashingEmbedder(dim=32)).coef.shape == model.coef.shape

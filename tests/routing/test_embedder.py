@@ -16,8 +16,9 @@ TEXTS = ["How do I reverse a list in Python?", "Write a poem about the sea.", "h
 
 
 @pytest.fixture(scope="module")
-def minilm(tmp_path_factory: pytest.TempPathFactory) -> MiniLMEmbedder:
-    return MiniLMEmbedder(cache_dir=tmp_path_factory.mktemp("router"))
+def minilm() -> MiniLMEmbedder:
+    # The shared per-user cache: the ONNX export happens once per machine, not once per test run.
+    return MiniLMEmbedder()
 
 
 def test_minilm_is_close_to_sentence_transformers(minilm: MiniLMEmbedder) -> None:

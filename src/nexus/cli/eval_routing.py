@@ -59,10 +59,9 @@ def evaluate_classifier(
 
     settings = settings or get_settings()
     embedder = embedder or get_embedder(settings)
-    cache_dir = Path(settings.data_dir) / "router"
     examples = load_examples()
     texts = [e.prompt for e in examples]
-    x = features(embedder, texts, embed_cached(embedder, texts, cache_dir))
+    x = features(embedder, texts, embed_cached(embedder, texts))
     y = np.array([e.domain for e in examples])
     weights = np.array([AUTHORED_WEIGHT if e.source == "authored" else 1.0 for e in examples])
     sources = np.array([e.source for e in examples])
@@ -83,7 +82,7 @@ def evaluate_classifier(
         if progress and task is not None:
             progress.advance(task)
 
-    model: DomainModel = load_or_train(embedder, cache_dir)  # type: ignore[no-redef]
+    model: DomainModel = load_or_train(embedder)  # type: ignore[no-redef]
     classifier = Classifier(embedder=embedder, settings=settings, model=model)
     heldout = load_examples(["authored_heldout.jsonl"])
     h_pred = [c.domain for c in classifier.classify_batch([e.prompt for e in heldout])]
@@ -152,4 +151,6 @@ def eval_routing_cmd(
         )
     render_router_report(routing, console)
     if json_out:
-        json_out.write_text(json.dumps({"classifier": report, "routing": routing}, indent=2), encoding="utf-8")
+        json_out.write_text(
+            json.dumps({"classifier": report, "routing": routing}, indent=2), encoding="utf-8"
+        )

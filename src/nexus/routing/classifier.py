@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from pathlib import Path
 
 import numpy as np
 
-from nexus.config.settings import Settings, get_settings
+from nexus.config.settings import Settings
 from nexus.routing.base import Classification, Domain, Embedder
 from nexus.routing.classifier_model import DomainModel, features, load_or_train
 from nexus.routing.flags import annotate
@@ -34,10 +33,6 @@ class Classifier:
         self._lock = threading.Lock()
         self.keywords = KeywordClassifier()
 
-    @property
-    def cache_dir(self) -> Path:
-        return Path((self._settings or get_settings()).data_dir) / "router"
-
     def _ready(self) -> tuple[Embedder, DomainModel]:
         if self._embedder is None or self._model is None:
             with self._lock:
@@ -46,7 +41,7 @@ class Classifier:
 
                     self._embedder = get_embedder(self._settings)
                 if self._model is None:
-                    self._model = load_or_train(self._embedder, self.cache_dir)
+                    self._model = load_or_train(self._embedder)
         return self._embedder, self._model
 
     def warm_up(self) -> None:

