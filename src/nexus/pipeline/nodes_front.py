@@ -58,19 +58,18 @@ class FrontNodes:
         return summarise
 
     async def _classify(self, state: RunState) -> dict[str, Any]:
+        # The router classifies as part of deciding; one decide() here serves both the
+        # `classified` event and, on the single-task path, the route (no second embedding).
         text = state["message"]
-        if self.d.classifier is not None:
+        ctx = RouteContext(tenant=state.get("tenant"), session_model=state.get("answer_model") or None)
+        decision = await asyncio.to_thread(self.d.router.decide, text, ctx)
+        c = decision.explanation.classification
+        if c is None and self.d.classifier is not None:
             c = await asyncio.to_thread(self.d.classifier.classify, text)
-        else:
-            decision = await asyncio.to_thread(
-                self.d.router.decide, text, RouteContext(tenant=state.get("tenant"))
-            )
-            c = decision.explanation.classification or Classification(
-                domain="conversation", complexity="simple"
-            )
+        c = c or Classification(domain="conversation", complexity="simple")
         data = c.model_dump(mode="json")
         emit("classified", "classify", **data)
-        return {"classification": data}
+        return {"classification": data, "decision": decision.model_dump(mode="json")}
 
     async def clarify(self, state: RunState) -> dict[str, Any]:
         # No side effects before interrupt(): on resume this node runs again from the top.
@@ -144,7 +143,12 @@ class FrontNodes:
                 ],
             )
             return {"tasks": tasks, "fanout": True}
-        dec = await asyncio.to_thread(self.d.router.decide, state["message"], ctx)
+        stashed = state.get("decision")
+        dec = (
+            Decision.model_validate(stashed)
+            if stashed
+            else await asyncio.to_thread(self.d.router.decide, state["message"], ctx)
+        )
         domain = _domain(dec, c)
         stream = self.d.settings.single_expert == "passthrough"
         task = _task(

@@ -80,6 +80,7 @@ class Pipeline:
             "params": params,
             "qa_spec": spec,
             "classification": {},
+            "decision": {},
             "clarified": False,
             "tasks": [],
             "fanout": False,

@@ -22,6 +22,8 @@ class RunState(TypedDict, total=False):
     # The QA spec of this request (see nexus.pipeline.qa.spec_from_request).
     qa_spec: dict[str, Any]
     classification: dict[str, Any]
+    # The router's decision for the whole request, made while classifying.
+    decision: dict[str, Any]
     clarified: bool
     tasks: list[dict[str, Any]]
     fanout: bool
