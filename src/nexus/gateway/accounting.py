@@ -14,6 +14,7 @@ from fastapi import Request
 
 from nexus.gateway.principal import ANONYMOUS, Principal
 from nexus.providers.errors import ProviderError
+from nexus.providers.metering import call_context
 from nexus.providers.types import Usage
 from nexus.store.queue import AccountingQueue
 
@@ -29,10 +30,14 @@ class QueueAccounting:
         principal: Principal = getattr(request.state, "principal", ANONYMOUS)
         wo_id = uuid.uuid4().hex
         request.state.work_order_id = wo_id
+        request_id = getattr(request.state, "request_id", "") or request.headers.get("x-request-id", "")
+        # The model calls of this request (set in the request's own task context) then carry its tenant
+        # and request id: they are stored under the caller's tenant and link to this work order.
+        call_context.set({"role": "worker", "tenant": principal.tenant_id, "request_id": request_id})
         await self.queue.work_order_started(
             id=wo_id,
             tenant_id=principal.tenant_id,
-            request_id=getattr(request.state, "request_id", "") or request.headers.get("x-request-id", ""),
+            request_id=request_id,
             api_key_id=principal.key_id,
             route=ROUTE,
             model_requested=requested,
