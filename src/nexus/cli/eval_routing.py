@@ -20,15 +20,18 @@ from nexus.config.settings import Settings, get_settings
 from nexus.routing.base import Embedder
 from nexus.routing.classifier import Classifier
 from nexus.routing.classifier_model import (
-    AUTHORED_WEIGHT,
-    DomainModel,
     embed_cached,
     features,
     fit,
     load_examples,
     load_or_train,
+    sample_weights,
+    with_casual_copies,
 )
 from nexus.routing.keywords import DOMAINS
+
+# Written by other hands in other styles (terse lowercase; long-winded, formal, non-native): never trained on.
+HELDOUT_FILES = ("authored_heldout.jsonl", "authored_heldout2.jsonl")
 
 eval_app = typer.Typer(help="Offline evaluations of the router.", no_args_is_help=True)
 
@@ -59,13 +62,14 @@ def evaluate_classifier(
 
     settings = settings or get_settings()
     embedder = embedder or get_embedder(settings)
-    examples = load_examples()
+    examples = with_casual_copies(load_examples())
     texts = [e.prompt for e in examples]
     x = features(embedder, texts, embed_cached(embedder, texts))
     y = np.array([e.domain for e in examples])
-    weights = np.array([AUTHORED_WEIGHT if e.source == "authored" else 1.0 for e in examples])
+    weights = sample_weights(examples)
     sources = np.array([e.source for e in examples])
-    # The authored set is the only source of finance/conversation: it is tested by the held-out suite.
+    # Hold out each public benchmark source whole. The authored set is the only source of finance and
+    # conversation: it is tested by the held-out suites, which are never trained on.
     held_sources = sorted({s for s in sources if s != "authored"})
 
     task = progress.add_task("leave-source-out", total=len(held_sources) + 2) if progress else None
@@ -82,10 +86,14 @@ def evaluate_classifier(
         if progress and task is not None:
             progress.advance(task)
 
-    model: DomainModel = load_or_train(embedder)  # type: ignore[no-redef]
+    model = load_or_train(embedder)
     classifier = Classifier(embedder=embedder, settings=settings, model=model)
-    heldout = load_examples(["authored_heldout.jsonl"])
-    h_pred = [c.domain for c in classifier.classify_batch([e.prompt for e in heldout])]
+    suites = {}
+    for name in HELDOUT_FILES:
+        rows = load_examples([name])
+        guessed_rows = classifier.classify_batch([e.prompt for e in rows])
+        suites[name.split(".")[0]] = _scores([str(e.domain) for e in rows], [c.domain for c in guessed_rows])
+    heldout = load_examples([HELDOUT_FILES[0]])
     if progress and task is not None:
         progress.advance(task)
 
@@ -103,13 +111,13 @@ def evaluate_classifier(
     return {
         "embedder": embedder.name,
         "leave_source_out": {**_scores(truth, pred), "per_source": per_source},
-        "authored_heldout": _scores([str(e.domain) for e in heldout], [str(d) for d in h_pred]),
+        **suites,
         "latency_ms": {"p50": float(np.percentile(timings, 50)), "p99": float(np.percentile(timings, 99))},
     }
 
 
 def render_classifier_report(report: dict[str, Any], console: Console) -> None:
-    for name in ("leave_source_out", "authored_heldout"):
+    for name in ("leave_source_out", *(n.split(".")[0] for n in HELDOUT_FILES)):
         part = report[name]
         table = Table(title=f"{name}: accuracy {part['accuracy']:.1%} on {part['n']} prompts")
         table.add_column("true \\ predicted")
