@@ -27,7 +27,7 @@ def main() -> None:
     classifier = Classifier(embedder=embedder, settings=settings)
     start = time.perf_counter()
     classifier.warm_up()
-    print(f"cold start (load / first-time export + training): {time.perf_counter() - start:.1f} s")
+    print(f"cold start (load ONNX + shipped weights): {time.perf_counter() - start:.1f} s")
     prompts = [e.prompt for e in load_examples(["authored_heldout.jsonl", "authored.jsonl"])]
     # Unique texts so the LRU cache never hits: these are uncached figures.
     queries = [f"{p} [{i}]" for i, p in enumerate(prompts * 3)][:600]
