@@ -12,6 +12,7 @@ import uuid
 
 from fastapi import Request
 
+from nexus.gateway.errors import provider_error
 from nexus.gateway.principal import ANONYMOUS, Principal
 from nexus.providers.errors import ProviderError
 from nexus.providers.metering import call_context
@@ -65,7 +66,7 @@ class QueueAccounting:
             wo_id,
             tenant_id=principal.tenant_id,
             status="failed" if error else "done",
-            error=f"{error.kind}: {error.message}"[:500] if error else None,
+            error=f"{error.kind}: {provider_error(error).message}"[:500] if error else None,
             owner_model=served,
             provider=entry.provider if entry else None,
             tokens_in=u.prompt_tokens,

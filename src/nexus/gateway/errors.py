@@ -19,6 +19,7 @@ from nexus.config.catalogue import CatalogueError
 from nexus.guard import GuardBlocked
 from nexus.providers.errors import AllProvidersFailed, ModelUnavailable, ProviderError
 from nexus.providers.hub import UnknownModel
+from nexus.telemetry.redact import Redactor
 
 log = logging.getLogger("nexus.gateway")
 
@@ -104,15 +105,20 @@ def unknown_model_error(exc: UnknownModel) -> APIError:
     )
 
 
+# Upstream error bodies are echoed to clients; some upstreams quote the credential they were sent.
+_redactor = Redactor()
+
+
 def provider_error(exc: ProviderError) -> APIError:
-    """Map an upstream failure that survived retries and fallbacks."""
+    """Map an upstream failure that survived retries and fallbacks (credentials masked)."""
+    message = _redactor.redact(exc.message)
     if isinstance(exc, ModelUnavailable):
-        return APIError(503, exc.message, code="model_unavailable")
+        return APIError(503, message, code="model_unavailable")
     if isinstance(exc, AllProvidersFailed) and exc.timed_out:
-        return APIError(504, f"Upstream timed out: {exc.message}", code="upstream_timeout")
+        return APIError(504, f"Upstream timed out: {message}", code="upstream_timeout")
     if exc.kind == "upstream_timeout":
-        return APIError(504, f"Upstream timed out: {exc.message}", code="upstream_timeout")
-    return APIError(502, f"Upstream error: {exc.message}", code="upstream_error")
+        return APIError(504, f"Upstream timed out: {message}", code="upstream_timeout")
+    return APIError(502, f"Upstream error: {message}", code="upstream_error")
 
 
 def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
