@@ -113,3 +113,10 @@ def test_an_admin_cannot_mint_keys_for_another_tenant_or_global_admins(env: Env)
     _err(r, 404)
     r = httpx.post(env.gw.base_url + "/admin/keys", headers=env.h("acme"), json={"role": "global_admin"})
     _err(r, 403)
+
+
+@pytest.mark.parametrize("tenant", ["acme:s1", "a" * 129, "acme\nx", "' OR 1=1 --"])
+def test_jwt_tenant_claims_outside_the_tenant_shape_are_401(env: Env, tenant: str) -> None:
+    """'acme:s1' with session 'x' would share the pipeline thread 'acme:s1:x' of tenant acme."""
+    r = httpx.get(env.gw.base_url + "/v1/models", headers={"Authorization": f"Bearer {_jwt(tenant=tenant)}"})
+    assert "tenant" in _err(r, 401)["message"]

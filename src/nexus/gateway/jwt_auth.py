@@ -7,12 +7,17 @@ tokens are refused. `exp` is required; `aud` is checked when configured.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import jwt
 
 from nexus.config.settings import Settings
 from nexus.gateway.principal import DEFAULT_TENANT, ROLES, Principal
+
+# The same shape an admin may give a tenant through the keys API. A tenant id is joined with other
+# ids (e.g. the pipeline's "<tenant>:<session>" thread), so separators like ':' must not get in.
+_TENANT = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
 
 class InvalidToken(Exception):
@@ -80,7 +85,7 @@ def _is_ec(pem: str) -> bool:
 def _principal(claims: dict[str, object]) -> Principal:
     tenant = claims.get("tenant") or claims.get("tid") or DEFAULT_TENANT
     role = claims.get("role", "member")
-    if not isinstance(tenant, str) or not tenant or len(tenant) > 128:
+    if not isinstance(tenant, str) or not _TENANT.fullmatch(tenant):
         raise InvalidToken("The token's tenant claim is invalid.")
     if role not in ROLES:
         raise InvalidToken("The token's role claim is invalid.")
