@@ -131,3 +131,27 @@ def test_upstream_credential_never_leaks(env: Env, orders: dict[str, list[str]])
     for text in bodies:
         assert UPSTREAM_SECRET not in text and UPSTREAM_SECRET[:12] not in text
     assert env.logs.lines and not [ln for ln in env.logs.lines if UPSTREAM_SECRET in ln]
+
+
+def test_sessions_of_another_tenant_cannot_be_traced_or_resumed(env: Env) -> None:
+    r = httpx.post(
+        env.gw.base_url + "/chat",
+        headers=env.h("acme"),
+        json={"message": "hello there", "session_id": "sec-session-1"},
+        timeout=30,
+    )
+    assert r.status_code == 200 and "event: done" in r.text
+    assert httpx.get(env.gw.base_url + "/trace/sec-session-1", headers=env.h("acme")).status_code == 200
+    other = httpx.get(env.gw.base_url + "/trace/sec-session-1", headers=env.h("globex"))
+    assert other.status_code == 404 and "acme" not in other.text
+    # resuming it from the other tenant answers exactly as for a session that does not exist
+    theirs = httpx.post(
+        env.gw.base_url + "/resume",
+        headers=env.h("globex"),
+        json={"session_id": "sec-session-1", "reply": "x"},
+    )
+    none = httpx.post(
+        env.gw.base_url + "/resume", headers=env.h("globex"), json={"session_id": "sec-nope", "reply": "x"}
+    )
+    assert theirs.status_code == none.status_code and theirs.status_code in (404, 409)
+    assert theirs.json()["error"]["code"] == none.json()["error"]["code"]
