@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
@@ -22,6 +22,7 @@ from nexus.config.catalogue import CatalogueError
 from nexus.config.settings import Settings, get_settings
 from nexus.gateway.accounting import QueueAccounting
 from nexus.gateway.auth import Authenticator, StoreKeys
+from nexus.gateway.auto import handle_auto
 from nexus.gateway.body import EXTRA_SCHEMAS
 from nexus.gateway.budgets import BudgetManager
 from nexus.gateway.errors import install_error_handlers
@@ -29,8 +30,11 @@ from nexus.gateway.guarding import GatewayGuard
 from nexus.gateway.limits import BodySizeLimit
 from nexus.gateway.middleware import RequestContextMiddleware
 from nexus.gateway.ratelimit import build_limiter
-from nexus.gateway.routes import admin, agents, health, keys, metrics, openai, routing
+from nexus.gateway.routes import admin, agents, chat, health, keys, metrics, observability, openai, routing
+from nexus.gateway.runs import StoreRuns
 from nexus.gateway.security import RequestLimits, gate
+from nexus.pipeline.events import Event
+from nexus.pipeline.runner import open_pipeline
 from nexus.providers.hub import ModelHub
 from nexus.routing.router import Router
 from nexus.store import open_store
@@ -106,6 +110,30 @@ async def _start(app: FastAPI, settings: Settings, hub: ModelHub | None, stack: 
 
     the_hub.on_reload(_rebuild)
 
+    runs = StoreRuns(store, queue, on_event=_event_metrics(m))
+    pipeline, close_pipeline = await open_pipeline(the_hub, lambda: state.router, settings, sink=runs)
+    stack.push_async_callback(runs.drain)
+    stack.push_async_callback(close_pipeline)
+    state.pipeline = pipeline
+    state.trace_reader = runs
+    state.auto_handler = handle_auto
+
+
+def _event_metrics(m: Metrics) -> Callable[[Event], None]:
+    """Pipeline decisions as Prometheus series: routing by model and rule, judge scores, escalations."""
+
+    def observe(ev: Event) -> None:
+        if ev.type == "routed":
+            for sub in ev.data.get("subtasks") or [ev.data]:
+                rule = sub.get("rule") or (sub.get("explanation") or {}).get("rule")
+                m.observe_routing(str(sub.get("model")), str(rule))
+        elif ev.type == "judged" and isinstance(ev.data.get("score"), int | float):
+            m.observe_judge(float(ev.data["score"]))
+        elif ev.type == "escalated":
+            m.observe_escalation()
+
+    return observe
+
 
 def _build_router(hub: ModelHub, settings: Settings, previous: Router | None) -> Router:
     """The router over the hub's current catalogue, reusing the loaded embedder and classifier."""
@@ -137,7 +165,7 @@ def create_app(settings: Settings | None = None, *, hub: ModelHub | None = None)
     app.state.settings = settings
     app.state.metrics = Metrics()
     install_error_handlers(app)
-    for module in (health, openai, admin, keys, metrics, routing, agents):
+    for module in (health, openai, admin, keys, metrics, routing, agents, chat, observability):
         app.include_router(module.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics if settings.metrics else None)

@@ -19,6 +19,7 @@ from nexus.config.catalogue import CatalogueError
 from nexus.guard import GuardBlocked
 from nexus.providers.errors import AllProvidersFailed, ModelUnavailable, ProviderError
 from nexus.providers.hub import UnknownModel
+from nexus.store.errors import NotFound
 from nexus.telemetry.redact import Redactor
 
 log = logging.getLogger("nexus.gateway")
@@ -153,6 +154,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(CatalogueError)
     async def _catalogue(request: Request, exc: CatalogueError) -> Response:
         return await _api_error(request, APIError(400, str(exc), code="invalid_catalogue"))
+
+    @app.exception_handler(NotFound)
+    async def _not_found(_: Request, exc: NotFound) -> Response:
+        return error_response(404, str(exc), code="not_found")
 
     @app.exception_handler(GuardBlocked)
     async def _guard(_: Request, exc: GuardBlocked) -> Response:
