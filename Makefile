@@ -26,8 +26,9 @@ install: $(STAMP)
 
 install-dev: $(DEV_STAMP)
 
+# The offline demo runs without auth until the first API key exists (NEXUS_AUTH=on to force it).
 serve: $(STAMP)
-	$(BIN)/nexus serve --port 8000
+	NEXUS_AUTH=$${NEXUS_AUTH:-off} HF_HUB_OFFLINE=1 $(BIN)/nexus serve --port 8000
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check src tests bench
@@ -36,7 +37,7 @@ lint: $(DEV_STAMP)
 test: $(DEV_STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(DEV_STAMP)
 	$(BIN)/python bench/run_all.py

@@ -53,14 +53,31 @@ def serve_cmd(
     for key, value in overrides.items():
         os.environ[f"NEXUS_{key.upper()}"] = str(value).lower() if isinstance(value, bool) else str(value)
     try:
-        load_catalogue(settings.config)
+        catalogue = load_catalogue(settings.config)
     except CatalogueError as exc:
         console.print(f"[red]Invalid catalogue:[/red] {exc}")
         raise typer.Exit(2) from None
     settings.data_dir.mkdir(parents=True, exist_ok=True)
 
     from nexus.gateway.app import create_app
+    from nexus.telemetry import catalogue_secrets, setup_logging, setup_tracing
 
+    setup_logging(settings, secrets=catalogue_secrets(catalogue, settings))
+    tracer_provider = setup_tracing(settings)
     app = create_app(settings)
+    ui = None
+    if not no_ui:
+        from nexus.ui.supervisor import UISupervisor, api_url_for
+
+        ui = UISupervisor(
+            api_url=api_url_for(settings.host, settings.port), port=settings.ui_port, host=settings.host
+        )
+        ui.start()
+        console.print(f"Nexus UI on http://{settings.host}:{settings.ui_port}")
     console.print(f"Nexus API on http://{settings.host}:{settings.port}  (OpenAI base URL: /v1)")
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)
+    try:
+        uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
+    finally:
+        if ui is not None:
+            ui.stop()
+        tracer_provider.shutdown()
