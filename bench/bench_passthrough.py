@@ -30,6 +30,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
+BENCH_AUTH = "sk-bench-master-0123456789abcdef0123456789abcdef"
 BODY = {"model": "bench", "messages": [{"role": "user", "content": "Say hello in five words."}], "max_tokens": 16}
 
 UPSTREAM_SCRIPT = """
@@ -101,7 +102,7 @@ def start_litellm(upstream: str, data_dir: Path) -> tuple[subprocess.Popen[bytes
         f"      api_base: {upstream}\n      api_key: sk-bench\n"
         "litellm_settings:\n  telemetry: false\n  drop_params: true\n"
     )
-    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOG": "ERROR",
+    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_MASTER_KEY": BENCH_AUTH, "LITELLM_LOG": "ERROR",
            "DISABLE_SCHEMA_UPDATE": "true"}
     proc = subprocess.Popen([str(venv / "bin" / "litellm"), "--config", str(cfg), "--port", str(port),
                              "--num_workers", "1"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -142,7 +143,7 @@ def pct(xs: list[float], p: float) -> float:
 
 
 def added_latency(direct: str, via: str, n: int, stream: bool) -> dict[str, float]:
-    headers = {"authorization": "Bearer sk-bench"}
+    headers = {"authorization": f"Bearer {BENCH_AUTH}"}
     with httpx.Client(timeout=30, headers=headers) as c:
         for _ in range(50):  # warm both paths
             one(c, direct, stream)
@@ -161,7 +162,7 @@ def added_latency(direct: str, via: str, n: int, stream: bool) -> dict[str, floa
 async def throughput(base: str, n: int, conc: int, stream: bool) -> tuple[float, int]:
     errors = 0
     limits = httpx.Limits(max_connections=conc, max_keepalive_connections=conc)
-    async with httpx.AsyncClient(timeout=60, limits=limits, headers={"authorization": "Bearer sk-bench"}) as c:
+    async with httpx.AsyncClient(timeout=60, limits=limits, headers={"authorization": f"Bearer {BENCH_AUTH}"}) as c:
         body = {**BODY, "stream": stream}
         queue = iter(range(n))
 

@@ -13,6 +13,7 @@ from nexus.config.settings import Settings
 from nexus.gateway.errors import install_error_handlers
 from nexus.gateway.routes.routing import router as routing_router
 from nexus.routing.embedders import HashingEmbedder
+from nexus.routing.keywords import KeywordClassifier
 from nexus.routing.router import Router
 
 
@@ -22,7 +23,7 @@ def client(tmp_path: Path) -> TestClient:
     install_error_handlers(app)
     app.include_router(routing_router)
     app.state.router = Router.from_catalogue(
-        load_catalogue(), Settings(data_dir=tmp_path), embedder=HashingEmbedder()
+        load_catalogue(), Settings(data_dir=tmp_path), embedder=HashingEmbedder(), classifier=KeywordClassifier()
     )
     return TestClient(app)
 
@@ -50,7 +51,7 @@ def test_models_lists_price_tags_availability_prototypes(client: TestClient) -> 
 
 
 def test_prototype_add_remove_and_404(client: TestClient) -> None:
-    text = "zebra quantum marmalade recipe"
+    text = "Explain the zebra quantum marmalade recipe protocol and derive each of its stages in detail"
     assert client.post("/route", json={"message": text}).json()["model"] != "qwen-3-235b"
     r = client.post("/models/qwen-3-235b/prototypes", json={"text": text})
     assert r.status_code == 201 and r.json()["count"] == 13
