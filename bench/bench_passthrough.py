@@ -31,7 +31,11 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 BENCH_AUTH = "sk-bench-master-0123456789abcdef0123456789abcdef"
-BODY = {"model": "bench", "messages": [{"role": "user", "content": "Say hello in five words."}], "max_tokens": 16}
+BODY = {
+    "model": "bench",
+    "messages": [{"role": "user", "content": "Say hello in five words."}],
+    "max_tokens": 16,
+}
 
 UPSTREAM_SCRIPT = """
 import sys, time, signal
@@ -74,26 +78,54 @@ def start_nexus(upstream: str, data_dir: Path, *, accounting: bool) -> tuple[sub
     port = free_port()
     cat = data_dir / "catalogue.yaml"
     cat.write_text(
-        "models:\n  - {id: bench, provider: openai, model: fake-model, base_url: '%s', api_key_env: BENCH_KEY,\n"
-        "     input_price_per_mtok: 1, output_price_per_mtok: 2, context_window: 8192}\n" % upstream
+        "models:\n  - {id: bench, provider: openai, model: fake-model, base_url: '"
+        + upstream
+        + "', api_key_env: BENCH_KEY,\n"
+        "     input_price_per_mtok: 1, output_price_per_mtok: 2, context_window: 8192}\n"
     )
-    env = {**os.environ, "BENCH_KEY": "sk-bench", "NEXUS_AUTH": "off", "NEXUS_ACCOUNTING": str(accounting).lower(),
-           "NEXUS_METRICS": str(accounting).lower(), "NEXUS_LOG_LEVEL": "WARNING", "HF_HUB_OFFLINE": "1"}
+    env = {
+        **os.environ,
+        "BENCH_KEY": "sk-bench",
+        "NEXUS_AUTH": "off",
+        "NEXUS_ACCOUNTING": str(accounting).lower(),
+        "NEXUS_METRICS": str(accounting).lower(),
+        "NEXUS_LOG_LEVEL": "WARNING",
+        "HF_HUB_OFFLINE": "1",
+    }
     proc = subprocess.Popen(
-        [PY, "-m", "nexus.cli.main", "serve", "--no-ui", "--port", str(port), "--config", str(cat),
-         "--data-dir", str(data_dir)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            PY,
+            "-m",
+            "nexus.cli.main",
+            "serve",
+            "--no-ui",
+            "--port",
+            str(port),
+            "--config",
+            str(cat),
+            "--data-dir",
+            str(data_dir),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     wait_ready(f"http://127.0.0.1:{port}/health")
     return proc, f"http://127.0.0.1:{port}/v1"
 
 
 def start_litellm(upstream: str, data_dir: Path) -> tuple[subprocess.Popen[bytes], str] | None:
-    candidates = [os.environ.get("LITELLM_VENV", ""), str(ROOT / "bench" / ".litellm-venv"), "/tmp/litellm-venv"]
+    candidates = [
+        os.environ.get("LITELLM_VENV", ""),
+        str(ROOT / "bench" / ".litellm-venv"),
+        "/tmp/litellm-venv",
+    ]
     venv = next((Path(c) for c in candidates if c and (Path(c) / "bin" / "litellm").exists()), None)
     if venv is None:
-        print("LiteLLM proxy not installed (python -m venv bench/.litellm-venv && "
-              "bench/.litellm-venv/bin/pip install 'litellm[proxy]'): skipped")
+        print(
+            "LiteLLM proxy not installed (python -m venv bench/.litellm-venv && "
+            "bench/.litellm-venv/bin/pip install 'litellm[proxy]'): skipped"
+        )
         return None
     port = free_port()
     cfg = data_dir / "litellm.yaml"
@@ -102,10 +134,19 @@ def start_litellm(upstream: str, data_dir: Path) -> tuple[subprocess.Popen[bytes
         f"      api_base: {upstream}\n      api_key: sk-bench\n"
         "litellm_settings:\n  telemetry: false\n  drop_params: true\n"
     )
-    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_MASTER_KEY": BENCH_AUTH, "LITELLM_LOG": "ERROR",
-           "DISABLE_SCHEMA_UPDATE": "true"}
-    proc = subprocess.Popen([str(venv / "bin" / "litellm"), "--config", str(cfg), "--port", str(port),
-                             "--num_workers", "1"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        "LITELLM_MASTER_KEY": BENCH_AUTH,
+        "LITELLM_LOG": "ERROR",
+        "DISABLE_SCHEMA_UPDATE": "true",
+    }
+    proc = subprocess.Popen(
+        [str(venv / "bin" / "litellm"), "--config", str(cfg), "--port", str(port), "--num_workers", "1"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_ready(f"http://127.0.0.1:{port}/health/liveliness", timeout=180)
     except TimeoutError:
@@ -153,7 +194,8 @@ def added_latency(direct: str, via: str, n: int, stream: bool) -> dict[str, floa
             d.append(one(c, direct, stream))
             g.append(one(c, via, stream))
     return {
-        "direct_p50": statistics.median(d), "via_p50": statistics.median(g),
+        "direct_p50": statistics.median(d),
+        "via_p50": statistics.median(g),
         "added_p50": statistics.median(g) - statistics.median(d),
         "added_p99": pct(g, 99) - pct(d, 99),
     }
@@ -162,7 +204,9 @@ def added_latency(direct: str, via: str, n: int, stream: bool) -> dict[str, floa
 async def throughput(base: str, n: int, conc: int, stream: bool) -> tuple[float, int]:
     errors = 0
     limits = httpx.Limits(max_connections=conc, max_keepalive_connections=conc)
-    async with httpx.AsyncClient(timeout=60, limits=limits, headers={"authorization": f"Bearer {BENCH_AUTH}"}) as c:
+    async with httpx.AsyncClient(
+        timeout=60, limits=limits, headers={"authorization": f"Bearer {BENCH_AUTH}"}
+    ) as c:
         body = {**BODY, "stream": stream}
         queue = iter(range(n))
 
@@ -211,13 +255,17 @@ def main() -> None:
                 r = added_latency(up_url, nx_url, args.n, stream)
                 rows[stream] = r
                 kind = "stream    " if stream else "non-stream"
-                print(f"[c=1] {kind} direct p50 {r['direct_p50']:.3f} ms | via nexus p50 {r['via_p50']:.3f} ms | "
-                      f"added median {r['added_p50']:.3f} ms, added p99 {r['added_p99']:.3f} ms")
+                print(
+                    f"[c=1] {kind} direct p50 {r['direct_p50']:.3f} ms | via nexus p50 {r['via_p50']:.3f} ms | "
+                    f"added median {r['added_p50']:.3f} ms, added p99 {r['added_p99']:.3f} ms"
+                )
             nx_tp = {}
             for stream in (False, True):
                 rps, errs = asyncio.run(throughput(nx_url, args.conc_n, args.conc, stream))
                 nx_tp[stream] = rps
-                print(f"[c={args.conc}] nexus {'stream' if stream else 'non-stream'}: {rps:.0f} req/s, errors {errs}")
+                print(
+                    f"[c={args.conc}] nexus {'stream' if stream else 'non-stream'}: {rps:.0f} req/s, errors {errs}"
+                )
             stop(nexus)
             procs.remove(nexus)
 
@@ -225,9 +273,11 @@ def main() -> None:
             quiet, q_url = start_nexus(up_url, Path(tmp) / "off", accounting=False)
             procs.append(quiet)
             r_off = added_latency(up_url, q_url, args.n, False)
-            print(f"[c=1] accounting+metrics OFF: added median {r_off['added_p50']:.3f} ms "
-                  f"(ON: {rows[False]['added_p50']:.3f} ms; cost of accounting+metrics "
-                  f"{rows[False]['added_p50'] - r_off['added_p50']:+.3f} ms median)")
+            print(
+                f"[c=1] accounting+metrics OFF: added median {r_off['added_p50']:.3f} ms "
+                f"(ON: {rows[False]['added_p50']:.3f} ms; cost of accounting+metrics "
+                f"{rows[False]['added_p50'] - r_off['added_p50']:+.3f} ms median)"
+            )
             stop(quiet)
             procs.remove(quiet)
 
@@ -238,8 +288,10 @@ def main() -> None:
                     procs.append(lp)
                     for stream in (False, True):
                         rps, errs = asyncio.run(throughput(l_url, args.conc_n, args.conc, stream))
-                        print(f"[c={args.conc}] litellm proxy {'stream' if stream else 'non-stream'}: {rps:.0f} req/s, "
-                              f"errors {errs}; nexus/litellm = {nx_tp[stream] / rps:.1f}x")
+                        print(
+                            f"[c={args.conc}] litellm proxy {'stream' if stream else 'non-stream'}: {rps:.0f} req/s, "
+                            f"errors {errs}; nexus/litellm = {nx_tp[stream] / rps:.1f}x"
+                        )
     finally:
         for p in procs:
             stop(p)

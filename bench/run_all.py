@@ -13,8 +13,15 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).parent
-ORDER = ["bench_passthrough", "bench_embed_classify", "bench_routing_latency", "bench_learned_router",
-         "bench_pipeline", "bench_guard", "bench_telemetry"]
+ORDER = [
+    "bench_passthrough",
+    "bench_embed_classify",
+    "bench_routing_latency",
+    "bench_learned_router",
+    "bench_pipeline",
+    "bench_guard",
+    "bench_telemetry",
+]
 
 
 def main() -> int:

@@ -23,8 +23,16 @@ ENTRY = """
 def test_default_catalogue_has_the_classic_eight_models_with_roles() -> None:
     cat = load_catalogue()
     assert len(cat.models) == 8
-    assert {"llama-3.1-8b-cerebras", "llama-3.1-8b-groq", "kimi-k2", "gpt-oss-120b", "qwen-3-235b", "gpt-4o",
-            "gemini-2.5-flash", "claude-opus"} == set(cat.ids)
+    assert {
+        "llama-3.1-8b-cerebras",
+        "llama-3.1-8b-groq",
+        "kimi-k2",
+        "gpt-oss-120b",
+        "qwen-3-235b",
+        "gpt-4o",
+        "gemini-2.5-flash",
+        "claude-opus",
+    } == set(cat.ids)
     assert cat.role("judge") == "gpt-4o"
     assert cat.role("escalation") == "claude-opus"
     assert cat.worker_for("code") == "kimi-k2"
@@ -42,7 +50,9 @@ def test_invalid_entry_error_names_entry_and_field() -> None:
 
 
 def test_missing_field_and_unknown_field_are_named() -> None:
-    text = "models:" + ENTRY.format(id="x", price=1).replace("    context_window: 1000\n", "    colour: red\n")
+    text = "models:" + ENTRY.format(id="x", price=1).replace(
+        "    context_window: 1000\n", "    colour: red\n"
+    )
     with pytest.raises(CatalogueError) as exc:
         parse_catalogue(text)
     assert "context_window" in str(exc.value) and "colour" in str(exc.value)

@@ -23,7 +23,10 @@ def client(tmp_path: Path) -> TestClient:
     install_error_handlers(app)
     app.include_router(routing_router)
     app.state.router = Router.from_catalogue(
-        load_catalogue(), Settings(data_dir=tmp_path), embedder=HashingEmbedder(), classifier=KeywordClassifier()
+        load_catalogue(),
+        Settings(data_dir=tmp_path),
+        embedder=HashingEmbedder(),
+        classifier=KeywordClassifier(),
     )
     return TestClient(app)
 

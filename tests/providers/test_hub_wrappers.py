@@ -41,13 +41,21 @@ class Scripted(CostMixin):
         script = SCRIPTS.get(self.entry.id, [])
         outcome = script.pop(0) if script else "ok"
         if isinstance(outcome, int):
-            raise UpstreamHTTPError("scripted failure", status=outcome, provider="scripted", model=self.entry.id,
-                                    retry_after=0.0 if outcome == 429 else None)
+            raise UpstreamHTTPError(
+                "scripted failure",
+                status=outcome,
+                provider="scripted",
+                model=self.entry.id,
+                retry_after=0.0 if outcome == 429 else None,
+            )
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
         self._next()
-        return ChatResponse(model=self.entry.model, choices=[Choice(message=ResponseMessage(content="hi"))],
-                            usage=Usage.of(10, 5))
+        return ChatResponse(
+            model=self.entry.model,
+            choices=[Choice(message=ResponseMessage(content="hi"))],
+            usage=Usage.of(10, 5),
+        )
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
         self._next()
@@ -142,8 +150,12 @@ async def test_stream_falls_back_before_first_chunk(hub: ModelHub) -> None:
 
 def test_invalid_reload_keeps_running_catalogue(hub: ModelHub, tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text(CATALOGUE.replace("input_price_per_mtok: 1, output_price_per_mtok: 2,\n     context_window",
-                                     "input_price_per_mtok: oops, output_price_per_mtok: 2,\n     context_window"))
+    bad.write_text(
+        CATALOGUE.replace(
+            "input_price_per_mtok: 1, output_price_per_mtok: 2,\n     context_window",
+            "input_price_per_mtok: oops, output_price_per_mtok: 2,\n     context_window",
+        )
+    )
     from nexus.config.catalogue import CatalogueError
 
     with pytest.raises(CatalogueError, match="input_price_per_mtok"):

@@ -158,7 +158,12 @@ class Authenticator:
             return
         self._touched[key_id] = now
         task = asyncio.get_running_loop().create_task(self.keys.touch_key(key_id))
-        task.add_done_callback(lambda t: t.exception() and log.warning("could not record key last-used time"))
+        task.add_done_callback(_log_touch_failure)
+
+
+def _log_touch_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("could not record key last-used time")
 
 
 def require_admin(conn: HTTPConnection) -> Principal:

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 KEY_PREFIX = "nx_"
 
@@ -94,7 +95,7 @@ async def create_api_key(
     rpm: int | None = None,
     tpm: int | None = None,
     budget: BudgetSpec | None = None,
-) -> tuple[str, object]:
+) -> tuple[str, Any]:
     """Create a key for a tenant (creating the tenant if new); returns (the key shown once, its row)."""
     from nexus.store import TenantScope
 

@@ -62,7 +62,7 @@ class StoreRuns:
             return None
         return [
             Event(
-                type=r.type,
+                type=r.type,  # type: ignore[arg-type]  # stored from a valid Event
                 run_id=r.run_id,
                 session_id=r.session_id or session_id,
                 node=r.node,

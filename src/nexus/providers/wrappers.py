@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 from nexus.config.catalogue import ModelEntry
 from nexus.providers.base import Provider
@@ -65,7 +66,7 @@ class RetryingProvider:
         attempt = 0
         while True:
             started = False
-            agen = self.inner.stream(request)
+            agen = cast(AsyncGenerator[ChatChunk, None], self.inner.stream(request))
             try:
                 first = await asyncio.wait_for(agen.__anext__(), self.policy.attempt_timeout_s)
                 started = True
