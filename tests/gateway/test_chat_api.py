@@ -36,10 +36,11 @@ async def test_ambiguous_request_interrupts_then_resume_completes(
     assert "fix it" in sent and "the slow SQL query in reports" in sent
 
 
-async def test_resume_without_a_paused_run_is_409(client: httpx.AsyncClient) -> None:
-    r = await client.post("/resume", json={"session_id": "never-paused", "reply": "hello"})
-    assert r.status_code == 409
-    assert "no paused run" in r.text
+async def test_resume_of_an_unknown_session_is_404(client: httpx.AsyncClient) -> None:
+    # (a known session with nothing paused is a 409: see tests/pipeline/test_hitl_restart.py)
+    r = await client.post("/resume", json={"session_id": "never-seen", "reply": "hello"})
+    assert r.status_code == 404
+    assert r.json()["error"]["code"] == "session_not_found"
 
 
 async def test_trace_has_every_event_of_every_run_and_a_summary(

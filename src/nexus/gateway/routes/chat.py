@@ -77,10 +77,15 @@ async def chat(body: ChatBody, request: Request) -> StreamingResponse:
     return _sse(_start(pipeline, body, tenant_of(request), session_id), session_id)
 
 
-async def _resume(pipeline: Pipeline, body: ResumeBody, tenant: str) -> AsyncIterator[Event]:
+async def _resume(
+    pipeline: Pipeline, body: ResumeBody, tenant: str, reader: TraceReader | None = None
+) -> AsyncIterator[Event]:
     try:
         return await pipeline.resume(body.session_id, body.reply, tenant)
     except NotPaused:
+        # A session this tenant never had (another tenant's included) is unknown, not "not paused".
+        if reader is not None and not await reader.session_events(tenant, body.session_id):
+            raise APIError(404, f"Unknown session {body.session_id!r}.", code="session_not_found") from None
         raise APIError(
             409,
             f"Session {body.session_id!r} has no paused run to resume; start a new one with POST /chat.",
@@ -91,7 +96,8 @@ async def _resume(pipeline: Pipeline, body: ResumeBody, tenant: str) -> AsyncIte
 @router.post("/resume", summary="Answer a paused run's clarifying question; the run continues")
 async def resume(body: ResumeBody, request: Request) -> StreamingResponse:
     pipeline = pipeline_of(request)
-    events = await _resume(pipeline, body, tenant_of(request))
+    tenant = tenant_of(request)
+    events = await _resume(pipeline, body, tenant, trace_reader_of(request, pipeline))
     return _sse(events, body.session_id)
 
 
