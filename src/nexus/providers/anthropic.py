@@ -227,11 +227,7 @@ class AnthropicProvider(CostMixin):
         raise upstream.stream_ended_early(self.entry)
 
     async def health_check(self) -> Health:
-        try:
-            headers = self._headers()
-        except ProviderError as exc:
-            return Health(ok=False, detail=exc.message)
-        return await upstream.probe(self._http, self.base_url + "/v1/models", headers, self.entry)
+        return await upstream.probe(self._http, self.base_url + "/v1/models", self._headers, self.entry)
 
 
 class _StreamState:

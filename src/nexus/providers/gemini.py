@@ -17,7 +17,6 @@ import orjson
 from nexus.config.catalogue import ModelEntry
 from nexus.providers import registry, upstream
 from nexus.providers.base import CostMixin, ProviderContext
-from nexus.providers.errors import ProviderError
 from nexus.providers.translate import arguments, data_url, image_url_of, json_dumps, system_text, tool_names
 from nexus.providers.types import (
     ChatChunk,
@@ -264,11 +263,7 @@ class GeminiProvider(CostMixin):
         yield ChatChunk(id=cid, model=model, choices=[], usage=usage or Usage())
 
     async def health_check(self) -> Health:
-        try:
-            headers = self._headers()
-        except ProviderError as exc:
-            return Health(ok=False, detail=exc.message)
-        return await upstream.probe(self._http, self.base_url + "/models", headers, self.entry)
+        return await upstream.probe(self._http, self.base_url + "/models", self._headers, self.entry)
 
 
 def create(entry: ModelEntry, ctx: ProviderContext) -> GeminiProvider:

@@ -94,11 +94,7 @@ class OpenAICompatProvider(CostMixin):
         return upstream.protocol_error(f"not a chat completion: {raw[:120]!r}", self.entry)
 
     async def health_check(self) -> Health:
-        try:
-            headers = self._headers()
-        except ProviderError as exc:
-            return Health(ok=False, detail=exc.message)
-        return await upstream.probe(self._http, self.base_url + "/models", headers, self.entry)
+        return await upstream.probe(self._http, self.base_url + "/models", self._headers, self.entry)
 
 
 def create(entry: ModelEntry, ctx: ProviderContext) -> OpenAICompatProvider:

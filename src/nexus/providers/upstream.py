@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import email.utils
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
@@ -156,12 +156,15 @@ def stream_ended_early(entry: ModelEntry) -> UpstreamConnectionError:
     return UpstreamConnectionError("stream ended early (no end-of-stream marker)", **where(entry))
 
 
-async def probe(http: httpx.AsyncClient, url: str, headers: dict[str, str], entry: ModelEntry) -> Health:
-    """GET a cheap endpoint with a short timeout; reports, never raises."""
+async def probe(
+    http: httpx.AsyncClient, url: str, headers: Callable[[], dict[str, str]], entry: ModelEntry
+) -> Health:
+    """GET a cheap endpoint with a short timeout; reports, never raises (a missing key included)."""
     started = time.perf_counter()
     try:
+        sent = headers()
         with transport_errors(entry):
-            resp = await http.get(url, headers=headers, timeout=HEALTH_TIMEOUT_S)
+            resp = await http.get(url, headers=sent, timeout=HEALTH_TIMEOUT_S)
     except ProviderError as exc:
         return Health(ok=False, detail=exc.message)
     latency = (time.perf_counter() - started) * 1000
