@@ -15,9 +15,9 @@ import numpy as np
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from nexus.config.settings import Settings  # noqa: E402
+from nexus.embeddings.shared import build_embedder  # noqa: E402
 from nexus.routing.classifier import Classifier  # noqa: E402
 from nexus.routing.classifier_model import load_examples  # noqa: E402
-from nexus.routing.embedder import build_embedder  # noqa: E402
 
 
 def main() -> None:

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from nexus.config import get_settings
+from nexus.embeddings.shared import get_embedder
 from nexus.routing.dataset import read_outcomes, read_prices
-from nexus.routing.embedder import get_embedder
 from nexus.routing.learned import CANDIDATES, cross_validate, embed_cached, out_of_fold_predictions
 from nexus.routing.policy import choices_for_lambdas
 

@@ -10,9 +10,9 @@ from fastapi.testclient import TestClient
 
 from nexus.config import load_catalogue
 from nexus.config.settings import Settings
+from nexus.embeddings import HashingEmbedder
 from nexus.gateway.errors import install_error_handlers
 from nexus.gateway.routes.routing import router as routing_router
-from nexus.routing.embedders import HashingEmbedder
 from nexus.routing.keywords import KeywordClassifier
 from nexus.routing.router import Router
 

@@ -33,8 +33,8 @@ def _fresh(fakes: dict[str, FakeOpenAI], monkeypatch: pytest.MonkeyPatch) -> Non
 def classifier_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The classifier's trained domain model, trained once per test session and copied into each app."""
     from nexus.config.settings import Settings
+    from nexus.embeddings import HashingEmbedder
     from nexus.routing.classifier import Classifier
-    from nexus.routing.embedders import HashingEmbedder
 
     d = tmp_path_factory.mktemp("classifier")
     Classifier(embedder=HashingEmbedder(), settings=Settings(data_dir=d)).warm_up()

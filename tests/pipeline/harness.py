@@ -17,13 +17,13 @@ import httpx
 from fastapi import FastAPI
 
 from nexus.config.settings import Settings
+from nexus.embeddings import HashingEmbedder
 from nexus.gateway.auto import handle_auto
 from nexus.gateway.errors import install_error_handlers
 from nexus.gateway.routes import chat, openai
 from nexus.pipeline import open_pipeline
 from nexus.providers.hub import ModelHub
 from nexus.routing.classifier import Classifier
-from nexus.routing.embedders import HashingEmbedder
 from nexus.routing.router import Router
 from nexus.testing import FakeOpenAI
 from nexus.testing.gateway import write_catalogue

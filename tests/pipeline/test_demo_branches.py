@@ -23,7 +23,7 @@ async def demo(
 
     if classifier_cache.exists():
         shutil.copytree(classifier_cache, tmp_path / "router", dirs_exist_ok=True)
-    from nexus.routing import embedder
+    from nexus.embeddings import shared as embedder
 
     embedder.set_embedder(None)
     app = create_app(Settings(data_dir=tmp_path, demo=True, auth="off"))

@@ -36,7 +36,7 @@ CLEAR = {
 @pytest.fixture(scope="module")
 def classifier(tmp_path_factory: pytest.TempPathFactory) -> Classifier:
     # The real MiniLM embedder; the trained model is cached in a per-session data dir.
-    from nexus.routing.embedder import build_embedder
+    from nexus.embeddings.shared import build_embedder
 
     settings = Settings(data_dir=tmp_path_factory.mktemp("data"))
     return Classifier(embedder=build_embedder(settings), settings=settings)
@@ -177,8 +177,8 @@ def test_fresh_data_dir_loads_shipped_weights_without_training(
 
 
 def test_other_embedder_trains_once_into_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from nexus.embeddings import HashingEmbedder
     from nexus.routing import classifier_model
-    from nexus.routing.embedders import HashingEmbedder
 
     monkeypatch.setenv("NEXUS_CACHE_DIR", str(tmp_path))
     small = classifier_model.load_examples()[::25]

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from nexus.config.catalogue import parse_catalogue
-from nexus.routing.embedders import HashingEmbedder
+from nexus.embeddings import HashingEmbedder
 from nexus.routing.knn import top_k, vote
 from nexus.routing.prototypes import PrototypeError, PrototypeStore
 

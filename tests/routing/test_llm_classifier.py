@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from nexus.embeddings import HashingEmbedder
 from nexus.routing.classifier import Classifier
 from nexus.routing.classifier_model import DomainModel
-from nexus.routing.embedders import HashingEmbedder
 from nexus.routing.keywords import DOMAINS
 from nexus.routing.llm_classifier import LLMClassifier, LLMParseError, parse_reply
 

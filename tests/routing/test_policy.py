@@ -9,8 +9,8 @@ import pytest
 
 from nexus.config.catalogue import parse_catalogue
 from nexus.config.settings import Settings
+from nexus.embeddings import HashingEmbedder
 from nexus.routing.base import Classification, EmbedderError, RouteContext
-from nexus.routing.embedders import HashingEmbedder
 from nexus.routing.learned import LearnedRouter, learned_dir
 from nexus.routing.policy import LatencyTracker, NoModelAvailableError, calibrate_lambda
 from nexus.routing.router import Router, query_text

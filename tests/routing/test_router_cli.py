@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from nexus.cli.main import app
 from nexus.config.settings import get_settings
-from nexus.routing.embedder import set_embedder
-from nexus.routing.embedders import HashingEmbedder
+from nexus.embeddings import HashingEmbedder
+from nexus.embeddings.shared import set_embedder
 from nexus.routing.keywords import KeywordClassifier
 
 runner = CliRunner()

@@ -58,7 +58,7 @@ def evaluate_classifier(
     latency_samples: int = 200,
 ) -> dict[str, Any]:
     """Domain accuracy holding out whole sources, on the authored held-out suite, and latency."""
-    from nexus.routing.embedder import get_embedder
+    from nexus.embeddings.shared import get_embedder
 
     settings = settings or get_settings()
     embedder = embedder or get_embedder(settings)

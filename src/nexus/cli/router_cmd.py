@@ -32,7 +32,7 @@ def _fail(message: str) -> typer.Exit:
 
 
 def _embedder() -> Embedder:
-    from nexus.routing.embedder import get_embedder
+    from nexus.embeddings.shared import get_embedder
 
     return get_embedder(get_settings())
 

@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal
 
-import numpy as np
 from pydantic import BaseModel, Field
+
+from nexus.embeddings.base import Embedder, EmbedderError
+
+__all__ = ["Embedder", "EmbedderError"]  # re-exported: routing code imports them from here
 
 Domain = Literal["code", "math", "reasoning", "knowledge", "writing", "finance", "conversation"]
 Complexity = Literal["trivial", "simple", "medium", "complex"]
-
-
-@runtime_checkable
-class Embedder(Protocol):
-    """Texts → L2-normalised float32 vectors, shape (len(texts), dim)."""
-
-    name: str
-    dim: int
-
-    def embed(self, texts: list[str]) -> np.ndarray: ...
-
-
-class EmbedderError(RuntimeError):
-    """The embedding backend failed; callers fall back (e.g. the keyword classifier)."""
 
 
 class Classification(BaseModel):

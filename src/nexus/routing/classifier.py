@@ -37,7 +37,7 @@ class Classifier:
         if self._embedder is None or self._model is None:
             with self._lock:
                 if self._embedder is None:
-                    from nexus.routing.embedder import get_embedder
+                    from nexus.embeddings.shared import get_embedder
 
                     self._embedder = get_embedder(self._settings)
                 if self._model is None:

@@ -4,7 +4,7 @@ The trained weights for the default embedder ship in the package (data/classifie
 embedder's name and a hash of the training data), so a fresh data dir loads them in milliseconds.
 Regenerate them after editing the training data: `python -m nexus.routing.train` (a test fails while the
 shipped hash and the data disagree). Any other embedder trains once per user into the shared cache
-(`nexus.routing.artifacts`). Inference is one matrix product in numpy.
+(`nexus.config.artifacts`). Inference is one matrix product in numpy.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nexus.routing.artifacts import cache_root, ensure_artifact
+from nexus.config.artifacts import cache_root, ensure_artifact
 from nexus.routing.base import Domain, Embedder
 from nexus.routing.keywords import DOMAINS, lexical_features
 

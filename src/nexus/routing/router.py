@@ -377,7 +377,7 @@ def load_matching_learned(
 
 
 def default_embedder(settings: Settings) -> Embedder | None:
-    from nexus.routing.embedder import get_embedder
+    from nexus.embeddings.shared import get_embedder
 
     return get_embedder(settings)
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 import time
 
+from nexus.embeddings.shared import EmbeddingSettings, build_embedder
 from nexus.routing.classifier_model import packaged_path, train
-from nexus.routing.embedder import EmbeddingSettings, build_embedder
 
 
 def main(argv: list[str] | None = None) -> None:

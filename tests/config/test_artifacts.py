@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from nexus.routing.artifacts import cache_root, ensure_artifact
+from nexus.config.artifacts import cache_root, ensure_artifact
 
 
 def _slow_build(tmp: Path) -> None:

@@ -15,8 +15,8 @@ from typing import Literal
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from nexus.config.settings import Settings, get_settings
-from nexus.routing.base import Embedder
-from nexus.routing.embedders import CachedEmbedder, HashingEmbedder, MiniLMEmbedder, OpenAIEmbedder
+from nexus.embeddings import CachedEmbedder, HashingEmbedder, MiniLMEmbedder, OpenAIEmbedder
+from nexus.embeddings.base import Embedder
 
 Backend = Literal["local", "local-torch", "openai", "hashing"]
 

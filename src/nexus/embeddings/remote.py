@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import numpy as np
 
-from nexus.routing.base import EmbedderError
+from nexus.embeddings.base import EmbedderError
 
 
 class OpenAIEmbedder:

@@ -7,7 +7,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from nexus.routing.base import Embedder
+from nexus.embeddings.base import Embedder
 
 
 class CachedEmbedder:

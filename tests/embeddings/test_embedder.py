@@ -9,8 +9,8 @@ import httpx
 import numpy as np
 import pytest
 
+from nexus.embeddings import CachedEmbedder, HashingEmbedder, MiniLMEmbedder, OpenAIEmbedder
 from nexus.routing.base import Embedder, EmbedderError
-from nexus.routing.embedders import CachedEmbedder, HashingEmbedder, MiniLMEmbedder, OpenAIEmbedder
 
 TEXTS = ["How do I reverse a list in Python?", "Write a poem about the sea.", "hello"]
 
@@ -24,7 +24,7 @@ def minilm() -> MiniLMEmbedder:
 def test_minilm_is_close_to_sentence_transformers(minilm: MiniLMEmbedder) -> None:
     from sentence_transformers import SentenceTransformer
 
-    from nexus.routing.embedders.minilm import model_dir
+    from nexus.embeddings.minilm import model_dir
 
     reference = SentenceTransformer(str(model_dir()), device="cpu").encode(TEXTS, normalize_embeddings=True)
     ours = minilm.embed(TEXTS)

@@ -2,7 +2,7 @@
 
 Measured on the 2-core dev box (bench/bench_embed_classify.py): torch eager ≈ 5.5 ms per short query,
 ONNX fp32 ≈ 2.3 ms, ONNX with int8 dynamic quantisation ≈ 0.7 ms. The ONNX file is exported once per
-user from the packaged weights into the shared cache (`nexus.routing.artifacts`, keyed by a fingerprint of
+user from the packaged weights into the shared cache (`nexus.config.artifacts`, keyed by a fingerprint of
 the weights, the export recipe and the quantisation); nothing is ever downloaded.
 """
 
@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from nexus.routing.artifacts import cache_root, ensure_artifact
-from nexus.routing.base import EmbedderError
+from nexus.config.artifacts import cache_root, ensure_artifact
+from nexus.embeddings.base import EmbedderError
 
 DIM = 384
 # Bump when _PooledMiniLM or _export_onnx change what the exported file computes.
