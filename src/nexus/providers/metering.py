@@ -18,7 +18,8 @@ from nexus.providers.types import ChatChunk, ChatRequest, ChatResponse, Health, 
 
 log = logging.getLogger("nexus.providers")
 
-# Who is calling: set by the gateway/pipeline so records carry tenant, request and role.
+# Who is calling: set by the service (tenant, request_id, work_order_id, key_id) and the pipeline
+# (role, run_id) so every record says whose call it was and what it was for.
 call_context: ContextVar[dict[str, str]] = ContextVar("nexus_call_context", default={})  # noqa: B039
 
 
@@ -39,6 +40,10 @@ class CallRecord:
     request_id: str = ""
     tenant: str = ""
     run_id: str = ""
+    work_order_id: str = ""
+    key_id: str = ""
+    # Tokens counted by us (the upstream reported none), not by the provider.
+    estimated: bool = False
     attempt: int = 1
     ts: float = field(default_factory=time.time)
 
@@ -91,6 +96,8 @@ class MeteredProvider:
                 request_id=ctx.get("request_id", ""),
                 tenant=ctx.get("tenant", ""),
                 run_id=ctx.get("run_id", ""),
+                work_order_id=ctx.get("work_order_id", ""),
+                key_id=ctx.get("key_id", ""),
             )
         )
 

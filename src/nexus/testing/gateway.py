@@ -26,13 +26,19 @@ def free_port() -> int:
 
 class GatewayServer:
     def __init__(
-        self, settings: Settings, *, port: int | None = None, startup_timeout_s: float = 120.0
+        self,
+        settings: Settings,
+        *,
+        port: int | None = None,
+        startup_timeout_s: float = 120.0,
+        app: Any = None,
     ) -> None:
         from nexus.gateway.app import create_app
 
         self.settings = settings
         self.port = port or free_port()
-        self.app = create_app(settings)
+        # `app`: an app built with create_app(settings, embedder=…, classifier=…) for a test's own parts.
+        self.app = app if app is not None else create_app(settings)
         self._server = uvicorn.Server(
             uvicorn.Config(
                 self.app,
@@ -53,6 +59,11 @@ class GatewayServer:
     @property
     def state(self) -> Any:
         return self.app.state
+
+    @property
+    def services(self) -> Any:
+        """The running gateway's `nexus.runtime.Services` (store, accounting queue, hub, …)."""
+        return self.app.state.services
 
     def start(self) -> GatewayServer:
         self._thread = threading.Thread(target=self._server.run, name="nexus-gateway", daemon=True)
