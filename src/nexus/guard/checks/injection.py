@@ -27,7 +27,10 @@ _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), No
 
 _B64 = re.compile(r"(?<![A-Za-z0-9+/=])[A-Za-z0-9+/]{16,}={0,2}(?![A-Za-z0-9+/=])")
 _HEX = re.compile(r"\b(?:[0-9a-fA-F]{2}[\s:]?){12,}\b")
-# At most this many payloads per text, and this many characters of each, are decoded.
+# At most this many runs per text are tried, this many decode to text, and this many characters
+# of each are decoded: a log full of hashes stays linear (an attacker can hide a payload behind
+# 32 decoys; the plain-text patterns still see everything around it).
+_MAX_ATTEMPTS = 32
 _MAX_PAYLOADS = 8
 _MAX_PAYLOAD_CHARS = 4096
 
@@ -44,9 +47,11 @@ _SPACES = re.compile(r"[ \t]{2,}")
 # letters, leetspeak, encoded payloads), so plain text costs one pass for both.
 _N = len(PATTERNS)
 _F_SPACED, _F_LEET, _F_B64, _F_HEX = range(_N, _N + 4)
-_PREFILTER = Prefilter([*(p.regex for p in PATTERNS), _SPACED, _LEET_FEATURE, _B64, _HEX])
-
-
+_PREFILTER = Prefilter(
+    [*(p.regex for p in PATTERNS), _SPACED, _LEET_FEATURE, _B64, _HEX],
+    exact={_F_SPACED, _F_LEET, _F_B64, _F_HEX},
+    leet=True,  # one pass over the normalised text stands for both readings of it
+)
 Features = frozenset[int] | set[int] | range
 
 
@@ -78,42 +83,58 @@ def deobfuscate(text: str, features: Features | None = None) -> str:
 
 def _decoded_payloads(text: str, features: Features) -> list[tuple[int, int, str]]:
     out: list[tuple[int, int, str]] = []
+    runs: list[tuple[re.Match[str], bool]] = []
     if _F_B64 in features:
-        for m in _B64.finditer(text):
-            raw = m.group(0)[:_MAX_PAYLOAD_CHARS].rstrip("=")
-            try:
-                decoded = base64.b64decode(raw + "=" * (-len(raw) % 4), validate=True).decode("utf-8")
-            except (binascii.Error, UnicodeDecodeError, ValueError):
-                continue
-            if all(c.isprintable() or c.isspace() for c in decoded):
-                out.append((m.start(), m.end(), decoded))
-                if len(out) >= _MAX_PAYLOADS:
-                    return out
+        runs += [(m, False) for _, m in zip(range(_MAX_ATTEMPTS), _B64.finditer(text), strict=False)]
     if _F_HEX in features:
-        for m in _HEX.finditer(text):
-            digits = re.sub(r"[\s:]", "", m.group(0))[: _MAX_PAYLOAD_CHARS * 2]
-            try:
-                decoded = bytes.fromhex(digits).decode("utf-8")
-            except (ValueError, UnicodeDecodeError):
-                continue
-            if all(c.isprintable() or c.isspace() for c in decoded):
-                out.append((m.start(), m.end(), decoded))
-                if len(out) >= _MAX_PAYLOADS:
-                    return out
+        runs += [(m, True) for _, m in zip(range(_MAX_ATTEMPTS), _HEX.finditer(text), strict=False)]
+    for m, is_hex in runs[:_MAX_ATTEMPTS]:
+        try:
+            if is_hex:
+                raw = bytes.fromhex(re.sub(r"[\s:]", "", m.group(0))[: _MAX_PAYLOAD_CHARS * 2])
+            else:
+                head = m.group(0)[:_MAX_PAYLOAD_CHARS].rstrip("=")
+                raw = base64.b64decode(head + "=" * (-len(head) % 4), validate=True)
+            decoded = raw.decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            continue
+        if all(c.isprintable() or c.isspace() for c in decoded):
+            out.append((m.start(), m.end(), decoded))
+            if len(out) >= _MAX_PAYLOADS:
+                break
     return out
 
 
 Hit = tuple[str, int, int, float]
+# On texts longer than this, a candidate pattern is searched only near the places its widened form
+# matched (within _REACH characters): on a 20k code dump that is ~10x less `re` work. A match longer
+# than _REACH (a thousand characters of whitespace inside an instruction) could be missed there.
+_LONG = 4096
+_REACH = 1000
 
 
-def _hits(norm: str, alt: str, on_norm: Features, on_alt: Features) -> dict[str, Hit]:
+def _search(i: int, text: str) -> re.Match[str] | None:
+    regex = PATTERNS[i].regex
+    if len(text) <= _LONG:
+        return regex.search(text)
+    windows = _PREFILTER.windows(i, text, _REACH)
+    if windows is None:
+        return regex.search(text)
+    for lo, hi in windows:
+        m = regex.search(text, lo, hi)
+        if m:
+            return m
+    return None
+
+
+def _hits(norm: str, candidates: Features, features: Features) -> dict[str, Hit]:
+    # The second reading is built only when some pattern may match (rare on ordinary text).
+    alt = deobfuscate(norm, features)
     hits: dict[str, Hit] = {}
-    for i in sorted(i for i in {*on_norm, *on_alt} if i < _N):
+    for i in sorted(i for i in candidates if i < _N):
         pattern = PATTERNS[i]
         # Spans index the normalised text; it has the same length unless obfuscation was undone.
-        m = (pattern.regex.search(norm) if i in on_norm else None) or (
-            pattern.regex.search(alt) if i in on_alt else None
-        )
+        m = _search(i, norm) or (_search(i, alt) if alt != norm else None)
         if m:
             hits[pattern.id] = (pattern.id, m.start(), m.end(), pattern.weight)
     return hits
@@ -132,10 +153,10 @@ def _score_text(text: str, exhaustive: bool, seen: Features | None) -> tuple[flo
     found = everything if exhaustive else (seen if seen is not None else _PREFILTER.candidates(text))
     norm = normalize(text, found)
     # Text that normalisation left alone was already scanned: reuse that pass.
-    on_norm = found if norm == text else (everything if exhaustive else _PREFILTER.candidates(norm))
-    alt = deobfuscate(norm, on_norm)
-    on_alt: Features = set() if alt == norm else (everything if exhaustive else _PREFILTER.candidates(alt))
-    hits = _hits(norm, alt, on_norm, on_alt)
+    on_norm = found if norm == text or exhaustive else _PREFILTER.candidates(norm)
+    if not any(i < _N for i in on_norm):
+        return 0.0, []
+    hits = _hits(norm, on_norm, on_norm)
     remaining = 1.0
     for _, _, _, weight in hits.values():
         remaining *= 1.0 - weight

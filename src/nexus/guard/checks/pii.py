@@ -88,14 +88,15 @@ def _phone_ok(s: str) -> bool:
 RULES: tuple[PiiRule, ...] = (
     # Bounded parts: an unbounded local part rescans a long run without "@" from every boundary.
     PiiRule("email", re.compile(r"\b[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,8}\.[A-Za-z]{2,24}\b"), Risk.medium, "[EMAIL]"),
-    PiiRule("card", re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])"), Risk.high, "[CARD]", _card_ok),
+    PiiRule("card", re.compile(r"(?<![\w.-])(?:\d[ -]?){12,18}\d(?![\w-]|\.\d)"), Risk.high, "[CARD]", _card_ok),
     PiiRule("iban", re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b"), Risk.high, "[IBAN]", iban_ok),
     PiiRule("ssn", re.compile(r"(?<![\d-])\d{3}-\d{2}-\d{4}(?![\d-])"), Risk.high, "[SSN]", ssn_ok),
     PiiRule("nino", re.compile(r"\b[A-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b"), Risk.high, "[NINO]", nino_ok),
-    # Phones need a separator-bearing shape or a + prefix: bare digit runs are usually quantities.
+    # Phones need a separator-bearing shape or a + prefix: bare digit runs are usually quantities;
+    # a dotted group next to more dotted digits is an IP address or a version, not a phone.
     PiiRule(
         "phone",
-        re.compile(r"(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,4}\)[ .-]?|\d{2,4}[ .-])\d{3,4}[ .-]\d{3,4}(?![\w-])|(?<![\w+])\+\d{9,14}\b"),
+        re.compile(r"(?<![\w+.])(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,4}\)[ .-]?|\d{2,4}[ .-])\d{3,4}[ .-]\d{3,4}(?![\w-]|\.\d)|(?<![\w+])\+\d{9,14}\b"),
         Risk.medium,
         "[PHONE]",
         _phone_ok,

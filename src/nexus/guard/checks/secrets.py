@@ -11,7 +11,7 @@ value (`password = get_password()`, `token = self.token`).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from nexus.guard.markers import blank_markers, inside_markers
@@ -30,10 +30,15 @@ class SecretRule:
     group: int | str = 0
     # Extra evidence a match needs (the match, the whole text) -> keep it?
     valid: Valid | None = None
+    # A pattern that must occur somewhere in the text for the rule to run at all (checked by the
+    # prefilter): lets a shape without a fixed prefix skip the texts where `valid` would refuse it.
+    gate: re.Pattern[str] | None = None
 
 
-def _r(kind: str, pattern: str, group: int | str = 0, valid: Valid | None = None) -> SecretRule:
-    return SecretRule(kind, re.compile(pattern), Risk.high, group, valid)
+def _r(
+    kind: str, pattern: str, group: int | str = 0, valid: Valid | None = None, gate: re.Pattern[str] | None = None
+) -> SecretRule:
+    return SecretRule(kind, re.compile(pattern), Risk.high, group, valid, gate)
 
 
 _WORDS_WITH_HYPHENS = re.compile(r"sk-(?:[a-z]+-)+[a-z]+")
@@ -103,7 +108,7 @@ RULES: tuple[SecretRule, ...] = (
     _r("openai_key", r"\bsk-(?:proj-|svcacct-|admin-|None-)?[A-Za-z0-9_-]{20,}", valid=_not_words),
     _r("aws_access_key", rf"\b{_AWS_ID}\b"),
     _r("aws_secret_key", r"(?i)(?<![A-Za-z0-9])(?:aws[_.\- ]?)?secret[_.\- ]?(?:access[_.\- ]?)?key(?:[_.\- ]?id)?[\"']?\s{0,4}(?:[:=]>?|:=)?\s{0,4}[\"']?([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])", group=1),
-    _r("aws_secret_key", r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])", valid=_aws_bare),
+    _r("aws_secret_key", r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])", valid=_aws_bare, gate=_AWS_CONTEXT),
     _r("github_token", r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,}\b|\bgithub_pat_[A-Za-z0-9_]{22,}\b"),
     _r("slack_token", r"\bxox[abposre]-[A-Za-z0-9-]{10,}|\bxapp-\d-[A-Za-z0-9-]{10,}"),
     _r("slack_webhook", r"https://hooks\.slack\.com/(?:services|workflows)/[A-Za-z0-9/_-]{20,}"),
@@ -116,7 +121,13 @@ RULES: tuple[SecretRule, ...] = (
     _r("password_assignment", rf"(?i)(?<![A-Za-z0-9])(?P<key>{_KEYWORDS})[\"']?(?P<gap>\s{{0,4}})(?P<sep>[:=])(?P<gap2>\s{{0,4}})(?P<quote>[\"']?)(?P<value>[^\s\"',;&]{{6,256}})", group="value", valid=_assignment),
 )  # fmt: skip
 
-_PREFILTER = Prefilter([r.regex for r in RULES])
+_GATES = [r.gate for r in RULES if r.gate is not None]
+_PREFILTER = Prefilter([r.regex for r in RULES] + _GATES)
+_GATE_INDEX = {id(g): len(RULES) + i for i, g in enumerate(_GATES)}
+
+
+def _runs(i: int, rule: SecretRule, candidates: Collection[int]) -> bool:
+    return i in candidates and (rule.gate is None or _GATE_INDEX[id(rule.gate)] in candidates)
 
 
 class SecretsCheck:
@@ -131,7 +142,7 @@ class SecretsCheck:
         findings: list[Finding] = []
         taken: list[tuple[int, int]] = []
         for i, rule in enumerate(RULES):
-            if i not in candidates:
+            if not _runs(i, rule, candidates):
                 continue
             for m in rule.regex.finditer(text):
                 start, end = m.span(rule.group)
