@@ -14,6 +14,7 @@ to a real secret hides nothing: the secret is scanned as before.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Iterable
 
 from nexus.guard.types import Finding
@@ -94,3 +95,23 @@ def mask(text: str, findings: Iterable[Finding]) -> str:
     out.append(label_of(min(cluster, key=_priority)))
     out.append(text[cluster_end:])
     return "".join(out)
+
+
+class Taken:
+    """Non-overlapping spans already claimed by a check, with O(log n) overlap tests (a log with a
+    thousand findings must not cost a million comparisons)."""
+
+    def __init__(self) -> None:
+        self._starts: list[int] = []
+        self._ends: list[int] = []
+
+    def overlaps(self, start: int, end: int) -> bool:
+        i = bisect_right(self._starts, start)
+        if i and self._ends[i - 1] > start:
+            return True
+        return i < len(self._starts) and self._starts[i] < end
+
+    def add(self, start: int, end: int) -> None:
+        i = bisect_right(self._starts, start)
+        self._starts.insert(i, start)
+        self._ends.insert(i, end)

@@ -20,6 +20,16 @@ MASKING_CHECKS = frozenset({"secrets", "pii"})
 _MAX_PASSES = 8
 
 
+def _collapse(decisions: list[Decision]) -> list[Decision]:
+    """One decision per (category, kind, risk, action, check), counting its findings."""
+    seen: dict[tuple[str, str, str, str, str], Decision] = {}
+    for d in decisions:
+        key = (d.category, d.kind, d.risk.value, d.action.value, d.check)
+        prior = seen.get(key)
+        seen[key] = d if prior is None else prior.model_copy(update={"count": prior.count + 1})
+    return list(seen.values())
+
+
 def redact(text: str, findings: list[Finding]) -> str:
     """Replace each finding's span with its marker; overlapping spans merge into one marker."""
     return mask(text, findings)
@@ -74,7 +84,7 @@ class GuardPipeline:
         if not findings:
             return Verdict()
         decisions = [self.decide(f, context) for f in findings]
-        acted = [d for d in decisions if d.action is not Action.allow]
+        acted = _collapse([d for d in decisions if d.action is not Action.allow])
         to_mask = [f for f, d in zip(findings, decisions, strict=True) if d.action is Action.mask]
         masked = None
         if to_mask and action is not Action.block:

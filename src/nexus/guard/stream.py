@@ -102,12 +102,10 @@ class StreamGuard:
         self.verdicts.append(verdict)
         if verdict.action.rank > self.action.rank:
             self.action = verdict.action
-        for finding, decision in zip(
-            (f for f in verdict.findings if self.pipeline.config.action_for(f.category, f.risk) is not Action.allow),
-            verdict.decisions,
-            strict=True,
-        ):
+        for finding in verdict.findings:
+            # The window is rescanned on every release: report each finding once, by its position.
             key = (finding.category, finding.kind, base + finding.start)
-            if key not in self._seen:
+            decision = self.pipeline.decide(finding, self.context)
+            if decision.action is not Action.allow and key not in self._seen:
                 self._seen.add(key)
                 self.decisions.append(decision)

@@ -74,10 +74,12 @@ class Finding(BaseModel):
 
 
 class Decision(BaseModel):
-    """What the guard did about one finding, in a form safe to audit: never the matched text.
+    """What the guard did about a finding, in a form safe to audit: never the matched text.
 
-    `message`/`part` locate it in a chat request (index into `messages`, index into a list content;
-    `part` is None for string content, and -1-k for the k-th tool call's arguments)."""
+    Findings of one text with the same category, kind, risk and action are one decision with a
+    `count` (a log with 300 e-mail addresses is one audit entry, not 300). `message`/`part` locate
+    it in a chat request (index into `messages`, index into a list content; `part` is None for
+    string content, and -1-k for the k-th tool call's arguments)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -92,6 +94,7 @@ class Decision(BaseModel):
     role: str | None = None
     message: int | None = None
     part: int | None = None
+    count: int = 1
 
     def public(self) -> dict[str, object]:
         return self.model_dump(mode="json", exclude_none=True)

@@ -106,12 +106,16 @@ class _Widener:
         `at_start`: nothing precedes this sequence in the pattern, so a leading gap can be skipped
         (the rest is searched alone); anywhere else a gap cuts."""
         out: list[str] = []
+        single = False  # all that was emitted is one leading character class: too weak to keep
         for op, av in _items(sub):
             start = at_start and not "".join(out)
             if self.is_gap(op, av):
+                if single:  # `[a-z][a-z0-9+.-]{1,20}://`: search for "://" rather than a letter
+                    out, single, start = [], False, True
                 if not start:
                     return "".join(out), True
                 continue
+            single = start and op in (sre_c.IN, sre_c.CATEGORY)
             if op in _REPEATS:
                 lo, hi, body = av
                 inner, cut = self.seq(body, dotall, start and lo >= 1)

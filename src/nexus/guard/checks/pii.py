@@ -9,7 +9,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from nexus.guard.markers import blank_markers, inside_markers
+from nexus.guard.markers import Taken, blank_markers, inside_markers
 from nexus.guard.prefilter import Prefilter
 from nexus.guard.types import Finding, GuardContext, Risk
 
@@ -121,18 +121,18 @@ class PiiCheck:
         if not candidates:
             return []
         findings: list[Finding] = []
-        taken: list[tuple[int, int]] = []
+        taken = Taken()
         for i, rule in enumerate(self.rules):  # strongest first: a card number is not also a phone
             if i not in candidates:
                 continue
             for m in rule.regex.finditer(text):
-                if any(m.start() < e and s < m.end() for s, e in taken):
+                if taken.overlaps(m.start(), m.end()):
                     continue
                 if rule.valid is not None and not rule.valid(m.group(0)):
                     continue
                 if markers and inside_markers(m.start(), m.end(), markers):
                     continue
-                taken.append((m.start(), m.end()))
+                taken.add(m.start(), m.end())
                 findings.append(
                     Finding(
                         check=self.name,

@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
-from nexus.guard.markers import blank_markers, inside_markers
+from nexus.guard.markers import Taken, blank_markers, inside_markers
 from nexus.guard.prefilter import Prefilter
 from nexus.guard.types import Finding, GuardContext, Risk
 
@@ -140,19 +140,19 @@ class SecretsCheck:
         if not candidates:
             return []
         findings: list[Finding] = []
-        taken: list[tuple[int, int]] = []
+        taken = Taken()
         for i, rule in enumerate(RULES):
             if not _runs(i, rule, candidates):
                 continue
             for m in rule.regex.finditer(text):
                 start, end = m.span(rule.group)
-                if any(start < e and s < end for s, e in taken):
+                if taken.overlaps(start, end):
                     continue
                 if rule.valid is not None and not rule.valid(m, text):
                     continue
                 if markers and inside_markers(start, end, markers):
                     continue
-                taken.append((start, end))
+                taken.add(start, end)
                 findings.append(
                     Finding(
                         check=self.name,
