@@ -74,17 +74,28 @@ def logs(n: int) -> list[str]:
             ip = ".".join(str(rng.randint(1, 254)) for _ in range(4))
             kind = rng.random()
             if kind < 0.6:
-                lines.append(f'{ts} INFO  {ip} "{rng.choice(["GET", "POST"])} {rng.choice(paths)} HTTP/1.1" {rng.choice([200, 200, 201, 404, 500])} {rng.randint(80, 9000)}B {rng.random() * 900:.1f}ms req={rid} trace={sha}\n')
+                lines.append(
+                    f'{ts} INFO  {ip} "{rng.choice(["GET", "POST"])} {rng.choice(paths)} HTTP/1.1" {rng.choice([200, 200, 201, 404, 500])} {rng.randint(80, 9000)}B {rng.random() * 900:.1f}ms req={rid} trace={sha}\n'
+                )
             elif kind < 0.85:
-                payload = {"request_id": str(rid), "model": "gpt-4o-mini", "tokens": rng.randint(5, 4000), "etag": sha[:32]}
+                payload = {
+                    "request_id": str(rid),
+                    "model": "gpt-4o-mini",
+                    "tokens": rng.randint(5, 4000),
+                    "etag": sha[:32],
+                }
                 lines.append(f"{ts} DEBUG upstream response {json.dumps(payload)}\n")
             else:
-                lines.append(f'{ts} ERROR worker crashed\nTraceback (most recent call last):\n  File "/srv/app/worker.py", line {rng.randint(10, 900)}, in run\n    result = handler(job)\nKeyError: \'{sha[:8]}\'\n')
+                lines.append(
+                    f"{ts} ERROR worker crashed\nTraceback (most recent call last):\n  File \"/srv/app/worker.py\", line {rng.randint(10, 900)}, in run\n    result = handler(job)\nKeyError: '{sha[:8]}'\n"
+                )
         out.append("".join(lines)[:DOC_CHARS])
     return out
 
 
-def timed(fn: Callable[[str], object], texts: list[str], repeat: int, clock: Callable[[], float]) -> tuple[float, float]:
+def timed(
+    fn: Callable[[str], object], texts: list[str], repeat: int, clock: Callable[[], float]
+) -> tuple[float, float]:
     for text in texts[:3]:
         fn(text)  # warm the regex caches
     samples = []
@@ -114,15 +125,21 @@ def detection(show_errors: bool) -> None:
     tuned = tune([s for s, _ in dev_pos], by_source)
     configured = check.config.medium
     print("== prompt injection (held-out split is `test`)")
-    print(f"sets: injection dev={len(dev_pos)} test={len(test_pos)}; benign dev={len(dev_neg)} test={len(test_neg)}")
-    print(f"threshold tuned on dev (FPR<={MAX_FPR:.0%}): {tuned:.3f}; configured (InjectionConfig.medium): {configured:.3f}")
+    print(
+        f"sets: injection dev={len(dev_pos)} test={len(test_pos)}; benign dev={len(dev_neg)} test={len(test_neg)}"
+    )
+    print(
+        f"threshold tuned on dev (FPR<={MAX_FPR:.0%}): {tuned:.3f}; configured (InjectionConfig.medium): {configured:.3f}"
+    )
     for label, pos, neg in (("dev", dev_pos, dev_neg), ("test", test_pos, test_neg)):
         for name, t in (("tuned", tuned), ("configured", configured)):
             tpr, fpr = rates([s for s, _ in pos], [s for s, _ in neg], t)
             print(f"  {label:4s} @{name:10s} {t:.3f}: detection={tpr:.1%}  FPR={fpr:.2%}")
     authored_test = [s for s, r in test_neg if r["source"] == "authored"]
     flagged = sum(s >= configured for s in authored_test)
-    print(f"  test, tricky authored benign only: FPR={flagged / len(authored_test):.2%} ({flagged}/{len(authored_test)})")
+    print(
+        f"  test, tricky authored benign only: FPR={flagged / len(authored_test):.2%} ({flagged}/{len(authored_test)})"
+    )
     if show_errors:
         for s, r in dev_pos:
             if s < configured:
@@ -155,7 +172,9 @@ def latency(sets: dict[str, list[str]], repeat: int, wall: bool) -> None:
     policy = ChatGuard(cfg).policy_for("bench")
     layers["total"] = lambda t: policy.check_messages([{"role": "user", "content": t}], door="bench")
     clock = time.perf_counter if wall else time.thread_time
-    what = "wall-clock" if wall else "CPU time of this thread (steady under machine load; --wall for wall-clock)"
+    what = (
+        "wall-clock" if wall else "CPU time of this thread (steady under machine load; --wall for wall-clock)"
+    )
     print(f"== latency in µs, p50 / p99, {what}; total = check_messages on one user message, every layer")
     print(f"  {'input':20s}" + "".join(f"{name:>20s}" for name in layers))
     for name, texts in sets.items():

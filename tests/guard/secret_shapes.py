@@ -28,7 +28,11 @@ def aws_access_key() -> str:
 def aws_secret_key() -> str:
     while True:
         value = rand(B64, 40)
-        if any(c.isupper() for c in value) and any(c.islower() for c in value) and any(c.isdigit() for c in value):
+        if (
+            any(c.isupper() for c in value)
+            and any(c.islower() for c in value)
+            and any(c.isdigit() for c in value)
+        ):
             return value
 
 
@@ -68,7 +72,11 @@ def shapes() -> list[tuple[str, str, str]]:
         ("aws_secret_key", aws_secret, f"here are my creds: {aws_id} {aws_secret} — why does s3 ls fail?"),
         ("openai_key", openai_legacy, f"OPENAI_API_KEY is {openai_legacy}, is that the right format?"),
         ("openai_key", openai_proj, f"client = OpenAI(api_key='{openai_proj}')"),
-        ("anthropic_key", anthropic, f"curl -H 'x-api-key: {anthropic}' https://api.anthropic.com/v1/messages"),
+        (
+            "anthropic_key",
+            anthropic,
+            f"curl -H 'x-api-key: {anthropic}' https://api.anthropic.com/v1/messages",
+        ),
         ("google_api_key", google, f"https://maps.googleapis.com/maps/api/geocode/json?key={google}"),
         ("github_token", github, f"git clone https://{github}@github.com/acme/app.git"),
         ("github_token", github_pat, f"GH_TOKEN: {github_pat}"),

@@ -26,7 +26,9 @@ def test_no_nested_markers_from_a_password_assignment() -> None:
     """The issue's case: masking twice produced `[SECRET:[SECRET:password_assignment]`."""
     text = 'config: password = "hunter2hunter2" and secret: abc123def456'
     once = masked(text)
-    assert once == "config: password = \"[SECRET:password_assignment]\" and secret: [SECRET:password_assignment]"
+    assert (
+        once == 'config: password = "[SECRET:password_assignment]" and secret: [SECRET:password_assignment]'
+    )
     assert masked(once) == once
     assert not NESTED.search(masked(once))
 
@@ -47,8 +49,12 @@ def test_a_marker_next_to_a_real_secret_hides_nothing() -> None:
 def test_overlapping_findings_merge_into_one_marker() -> None:
     text = "prefix 0123456789 suffix"
     findings = [
-        Finding(check="pii", category="pii", kind="phone", risk=Risk.medium, start=7, end=14, label="[PHONE]"),
-        Finding(check="secrets", category="secret", kind="x", risk=Risk.high, start=10, end=17, label="[SECRET:x]"),
+        Finding(
+            check="pii", category="pii", kind="phone", risk=Risk.medium, start=7, end=14, label="[PHONE]"
+        ),
+        Finding(
+            check="secrets", category="secret", kind="x", risk=Risk.high, start=10, end=17, label="[SECRET:x]"
+        ),
     ]
     assert mask(text, findings) == "prefix [SECRET:x] suffix"
     # A secret assignment whose value is also an e-mail address: one marker, the secret's.
@@ -56,7 +62,9 @@ def test_overlapping_findings_merge_into_one_marker() -> None:
 
 
 def test_labels_that_are_not_markers_are_replaced() -> None:
-    finding = Finding(check="c", category="policy", kind="k", risk=Risk.high, start=0, end=3, label="password=x")
+    finding = Finding(
+        check="c", category="policy", kind="k", risk=Risk.high, start=0, end=3, label="password=x"
+    )
     out = mask("abc def", [finding])
     assert out == "[REDACTED] def" and MARKER.fullmatch("[REDACTED]")
 

@@ -19,7 +19,9 @@ CTX = GuardContext()
 
 
 def rows(name: str) -> list[str]:
-    return [json.loads(line)["text"] for line in (DATA / name).read_text(encoding="utf-8").split("\n") if line]
+    return [
+        json.loads(line)["text"] for line in (DATA / name).read_text(encoding="utf-8").split("\n") if line
+    ]
 
 
 # Every injection row, every tricky benign one, and one benchmark prompt in twenty.
@@ -42,7 +44,11 @@ def test_injection_scores_equal_the_exhaustive_scan() -> None:
 
 @pytest.mark.parametrize(("module", "make"), [(secrets, secrets.SecretsCheck), (pii, pii.PiiCheck)])
 def test_secret_and_pii_findings_equal_the_exhaustive_scan(module, make, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    texts = CORPUS + [text for _, _, text in shapes()] + ["mail jo@example.org or +44 20 7946 0958, card 4111 1111 1111 1111"]
+    texts = (
+        CORPUS
+        + [text for _, _, text in shapes()]
+        + ["mail jo@example.org or +44 20 7946 0958, card 4111 1111 1111 1111"]
+    )
     fast = [make().scan(t, CTX) for t in texts]
     rules = [r.regex for r in module.RULES] + list(getattr(module, "_GATES", []))
     monkeypatch.setattr(module, "_PREFILTER", Prefilter(rules, enabled=False))

@@ -33,7 +33,10 @@ def test_aws_secret_access_key_example_from_the_aws_docs() -> None:
     text = "aws_access_key_id = AKIAIOSFODNN7EXAMPLE\naws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
     masked, _ = GuardPipeline().enforce(text)
     assert "wJalrXUtnFEMI" not in masked and "AKIAIOSFODNN7EXAMPLE" not in masked
-    assert masked == "aws_access_key_id = [SECRET:aws_access_key]\naws_secret_access_key = [SECRET:aws_secret_key]"
+    assert (
+        masked
+        == "aws_access_key_id = [SECRET:aws_access_key]\naws_secret_access_key = [SECRET:aws_secret_key]"
+    )
 
 
 @pytest.mark.parametrize(
@@ -78,7 +81,9 @@ def test_env_file_and_unterminated_pem_block() -> None:
     env = "DB_HOST=db\nDB_PASSWORD=s3cr3t-Pa55\nMYSQL_ROOT_PASSWORD=hunter2hunter2\n"
     masked, _ = GuardPipeline().enforce(env)
     assert "s3cr3t" not in masked and "hunter2" not in masked and "DB_HOST=db" in masked
-    cut_short = "-----BEGIN OPENSSH PRIVATE KEY-----\n" + "\n".join(rand("ABCDEFabcdef0123", 70) for _ in range(3))
+    cut_short = "-----BEGIN OPENSSH PRIVATE KEY-----\n" + "\n".join(
+        rand("ABCDEFabcdef0123", 70) for _ in range(3)
+    )
     masked, _ = GuardPipeline().enforce(f"pasted: {cut_short}\n")
     assert masked == "pasted: [SECRET:private_key]\n"
 
@@ -101,7 +106,7 @@ def test_logs_full_of_hashes_and_ids_are_left_alone() -> None:
     lines = [
         f"2024-05-01T12:00:{i % 60:02d}Z INFO req={hashlib.md5(str(i).encode()).hexdigest()} "
         f"commit={hashlib.sha1(str(i).encode()).hexdigest()} user=u{rng.randrange(10**6)} "
-        f"etag=\"{hashlib.sha256(str(i).encode()).hexdigest()[:40]}\" took {rng.random():.3f}s"
+        f'etag="{hashlib.sha256(str(i).encode()).hexdigest()[:40]}" took {rng.random():.3f}s'
         for i in range(300)
     ]
     assert SecretsCheck().scan("\n".join(lines), CTX) == []

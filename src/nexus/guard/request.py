@@ -64,12 +64,18 @@ class GuardedMessages:
 
 @dataclass(frozen=True)
 class GuardedText:
+    """One text after the guard: `text` to deliver (masked where needed), and the decisions."""
+
     text: str
     decisions: list[Decision] = field(default_factory=list)
 
     @property
     def action(self) -> Action:
         return worst(self.decisions)
+
+    @property
+    def changed(self) -> bool:
+        return any(d.action is Action.mask for d in self.decisions)
 
 
 class GuardPolicy:
@@ -127,7 +133,9 @@ class GuardPolicy:
 
     def stream(self, *, door: str | None = None) -> StreamGuard:
         """A guard for one streamed answer: `feed(chunk) -> str`, `finish() -> str`, `.decisions`."""
-        return StreamGuard(self.pipeline, self._context("output", door, None, "assistant"), only=OUTPUT_CHECKS)
+        return StreamGuard(
+            self.pipeline, self._context("output", door, None, "assistant"), only=OUTPUT_CHECKS
+        )
 
 
 @dataclass
@@ -144,7 +152,9 @@ class _Unit:
     def check(self, text: str, part: int | None, role: str | None = None) -> str | None:
         """The masked text, or None when nothing was masked; raises GuardBlocked."""
         verdict = self.policy.check_text(text, role=role or self.role, door=self.door, model=self.model)
-        self.decisions.extend(d.model_copy(update={"message": self.message, "part": part}) for d in verdict.decisions)
+        self.decisions.extend(
+            d.model_copy(update={"message": self.message, "part": part}) for d in verdict.decisions
+        )
         if verdict.blocked:
             raise GuardBlocked(verdict.categories, "input", self.decisions)
         return verdict.redacted_text
@@ -172,7 +182,9 @@ def _checked_tool_calls(calls: Any, unit: _Unit) -> list[Any] | None:
     out: list[Any] | None = None
     for k, call in enumerate(calls):
         fn = call.get("function") if isinstance(call, Mapping) else None
-        args = fn.get("arguments") if isinstance(fn, Mapping) else None
+        if not isinstance(fn, Mapping):
+            continue
+        args = fn.get("arguments")
         if not isinstance(args, str) or not args:
             continue
         masked = unit.check(args, -1 - k, role="assistant")

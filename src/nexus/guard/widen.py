@@ -96,9 +96,7 @@ class _Widener:
         if len(inner) == 1 and _class_size(inner[0]) > _BROAD:
             return True
         # A repeated group holding a broad class or a loop over one: `(?:\w+\s+){0,2}`.
-        return any(
-            _class_size(i) > _BROAD or (i[0] in _REPEATS and self.is_gap(*i)) for i in inner
-        )
+        return any(_class_size(i) > _BROAD or (i[0] in _REPEATS and self.is_gap(*i)) for i in inner)
 
     def seq(self, sub: Any, dotall: bool, at_start: bool = False) -> tuple[str, bool]:
         """The widened sequence, and whether it was cut at a gap (nothing after it may follow).

@@ -31,7 +31,11 @@ def _p(pid: str, pattern: str, weight: float, flags: int = re.IGNORECASE) -> Pat
 PATTERNS: tuple[Pattern, ...] = (
     # Direct override of earlier instructions.
     _p("ignore_previous", rf"\b{_IGNORE}\s+{_ART}(?:{_PREV}\s+){{1,6}}(?:\w+\s+){{0,2}}{_RULES}\b", 0.9),
-    _p("weak_ignore_previous", rf"\b{_WEAK_IGNORE}\s+{_ART}(?:{_PREV}\s+){{1,6}}(?:\w+\s+){{0,2}}{_RULES}\b", 0.5),
+    _p(
+        "weak_ignore_previous",
+        rf"\b{_WEAK_IGNORE}\s+{_ART}(?:{_PREV}\s+){{1,6}}(?:\w+\s+){{0,2}}{_RULES}\b",
+        0.5,
+    ),
     _p(
         "ignore_above",
         rf"\b{_IGNORE}\s+(?:(?:all|everything|anything|what(?:ever)?|the|that|this)\s+){{0,6}}(?:(?:you\s+were\s+)?(?:told|said|written|given|stated|text|content)\s+)?(?:above|before|previously|earlier|so far|until now)(?=\s*(?:[.,;:!]|and\b|then\b|$))",

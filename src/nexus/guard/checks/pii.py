@@ -113,7 +113,9 @@ class PiiCheck:
 
     def __init__(self, kinds: list[str] | None = None) -> None:
         self.rules = [r for r in RULES if not kinds or r.kind in kinds]
-        self.prefilter = _PREFILTER if len(self.rules) == len(RULES) else Prefilter([r.regex for r in self.rules])
+        self.prefilter = (
+            _PREFILTER if len(self.rules) == len(RULES) else Prefilter([r.regex for r in self.rules])
+        )
 
     def scan(self, text: str, context: GuardContext) -> list[Finding]:
         text, markers = blank_markers(text)

@@ -36,7 +36,11 @@ class SecretRule:
 
 
 def _r(
-    kind: str, pattern: str, group: int | str = 0, valid: Valid | None = None, gate: re.Pattern[str] | None = None
+    kind: str,
+    pattern: str,
+    group: int | str = 0,
+    valid: Valid | None = None,
+    gate: re.Pattern[str] | None = None,
 ) -> SecretRule:
     return SecretRule(kind, re.compile(pattern), Risk.high, group, valid, gate)
 

@@ -1,7 +1,7 @@
 """The QA spec runner: checks on a text (library) or on a command's output (CLI `nexus qa run`)."""
 
 from nexus.guard.qa.checks import CHECKS, extract_code_blocks, run_checks
-from nexus.guard.qa.leaks import MaskedAnswer, mask_leaks
+from nexus.guard.qa.leaks import mask_leaks
 from nexus.guard.qa.report import CheckResult, QAReport
 from nexus.guard.qa.runner import run_spec
 from nexus.guard.qa.sandbox import SandboxResult, run_python
@@ -11,7 +11,6 @@ __all__ = [
     "CHECKS",
     "CheckResult",
     "InvalidSpec",
-    "MaskedAnswer",
     "QAReport",
     "QASpec",
     "SandboxResult",

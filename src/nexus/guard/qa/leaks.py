@@ -7,11 +7,10 @@ actions say, so an answer that still fails QA after its retries can be delivered
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from nexus.guard.config import GuardConfig
 from nexus.guard.pipeline import GuardPipeline
-from nexus.guard.types import Action, Decision, GuardContext, Risk
+from nexus.guard.request import GuardedText
+from nexus.guard.types import Action, GuardContext, Risk
 
 _MASK_ALL = {r: Action.mask for r in Risk}
 _PIPELINE = GuardPipeline(
@@ -20,18 +19,8 @@ _PIPELINE = GuardPipeline(
 _CONTEXT = GuardContext(direction="output", role="assistant")
 
 
-@dataclass(frozen=True)
-class MaskedAnswer:
-    text: str
-    decisions: list[Decision] = field(default_factory=list)
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.decisions)
-
-
-def mask_leaks(answer: str) -> MaskedAnswer:
+def mask_leaks(answer: str) -> GuardedText:
     """The answer with every secret and PII leak QA would report replaced by a marker."""
     verdict = _PIPELINE.check(answer, _CONTEXT)
     masked = verdict.redacted_text
-    return MaskedAnswer(masked if masked is not None else answer, verdict.decisions)
+    return GuardedText(masked if masked is not None else answer, verdict.decisions)
