@@ -23,14 +23,22 @@ def masked(text: str) -> str:
 
 
 def test_no_nested_markers_from_a_password_assignment() -> None:
-    """The issue's case: masking twice produced `[SECRET:[SECRET:password_assignment]`."""
-    text = 'config: password = "hunter2hunter2" and secret: abc123def456'
-    once = masked(text)
+    """The issue's case: text that already holds a marker (an earlier turn's masked answer sent back
+    as history) was masked again into `[SECRET:[SECRET:password_assignment]`."""
+    history = "You wrote [SECRET:password_assignment] earlier; now my token=abc123def456 fails."
+    once = masked(history)
     assert (
-        once == 'config: password = "[SECRET:password_assignment]" and secret: [SECRET:password_assignment]'
+        once
+        == "You wrote [SECRET:password_assignment] earlier; now my token=[SECRET:password_assignment] fails."
     )
+    assert masked("[SECRET:password_assignment]") == "[SECRET:password_assignment]"
     assert masked(once) == once
-    assert not NESTED.search(masked(once))
+    text = 'config: password = "hunter2hunter2" and secret: abc123def456'
+    assert (
+        masked(text)
+        == 'config: password = "[SECRET:password_assignment]" and secret: [SECRET:password_assignment]'
+    )
+    assert not NESTED.search(masked(masked(text)))
 
 
 def test_markers_never_match_a_rule() -> None:
