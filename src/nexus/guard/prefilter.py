@@ -18,7 +18,7 @@ import re
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from nexus.guard.widen import Untranslatable, widen
+from nexus.guard.widen import Untranslatable, pieces, widen
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,8 @@ class Prefilter:
         self._all = frozenset(range(self.size))
         self._always: set[int] = set()
         self._set: Any = None
-        self._index: dict[int, int] = {}
+        # pattern -> its alternatives -> set ids of the pieces that must all be present
+        self._needs: dict[int, list[list[int]]] = {}
         self._sources: dict[int, str] = {}
         self._compiled: dict[int, Any] = {}
         if not enabled or _re2 is None:
@@ -64,12 +65,21 @@ class Prefilter:
         self._sentinel = rset.Add(r"\A")
         for i, pattern in enumerate(patterns):
             try:
-                source = widen(pattern, exact=i in exact, leet=leet and i not in exact)
-                if _re2.compile(source).fullmatch("") is not None:
-                    # Matching the empty string means matching everywhere, and slows the whole set.
-                    raise Untranslatable("widened to a pattern that matches anything")
-                self._index[rset.Add(source)] = i
-                self._sources[i] = source
+                if i in exact:
+                    alternatives = [[widen(pattern, exact=True)]]
+                else:
+                    alternatives = pieces(pattern, leet=leet)
+                needs: list[list[int]] = []
+                firsts: list[str] = []
+                for required in alternatives:
+                    kept = [p for p in required if _re2.compile(p).fullmatch("") is None]
+                    if not kept:
+                        # Matching the empty string means matching everywhere, and slows the set.
+                        raise Untranslatable("an alternative that constrains nothing")
+                    needs.append([rset.Add(p) for p in kept])
+                    firsts.append(kept[0])
+                self._needs[i] = needs
+                self._sources[i] = "|".join(f"(?:{f})" for f in firsts)
             except (Untranslatable, _re2.error, re.error) as exc:
                 log.debug("prefilter: pattern %d always runs (%s)", i, exc)
                 self._always.add(i)
@@ -110,5 +120,6 @@ class Prefilter:
         if not hits or self._sentinel not in hits:
             log.debug("prefilter: RE2 gave up on a %d-character text; every pattern runs", len(text))
             return self._all
-        found = {self._index[h] for h in hits if h != self._sentinel}
+        seen = set(hits)
+        found = {i for i, needs in self._needs.items() if any(all(n in seen for n in alt) for alt in needs)}
         return found | self._always if self._always else found

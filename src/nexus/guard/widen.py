@@ -254,3 +254,53 @@ def widen(pattern: re.Pattern[str], *, exact: bool = False, leet: bool = False) 
     ignorecase = bool(flags & re.IGNORECASE)
     body, _cut = _Widener(exact, leet, ignorecase).seq(tree, bool(flags & re.DOTALL), at_start=True)
     return ("(?i)" if ignorecase else "") + body
+
+
+_SELECTIVE = re.compile(r"[A-Za-z0-9]{4}")
+
+
+def pieces(pattern: re.Pattern[str], *, leet: bool = False) -> list[list[str]]:
+    """The pattern as alternatives of required pieces (RE2 sources): a match of `pattern` contains,
+    for one of its top-level alternatives, a match of each piece of it.
+
+    The first piece of an alternative is its prefix (what `widen` gives); later pieces, split at
+    gaps, are kept only when they hold a word of four or more letters: "post … data … to http://"
+    then needs "to http" as well, not only "post", while pieces like `\\s+` or "to" (which match
+    everywhere and only slow the DFA down) are left out."""
+    if pattern.flags & (re.ASCII | re.LOCALE):
+        raise Untranslatable("ASCII/LOCALE flags")
+    tree = sre_parse.parse(pattern.pattern, pattern.flags)
+    flags = tree.state.flags
+    ignorecase = bool(flags & re.IGNORECASE)
+    dotall = bool(flags & re.DOTALL)
+    prefix = "(?i)" if ignorecase else ""
+    items = _items(tree)
+    alternatives = items[0][1][1] if len(items) == 1 and items[0][0] is sre_c.BRANCH else [tree]
+    out: list[list[str]] = []
+    for alt in alternatives:
+        found: list[str] = []
+        for mode_leet in (leet, False):  # the plain spelling judges selectivity
+            widener = _Widener(False, mode_leet, ignorecase)
+            pieces_: list[str] = []
+            current: list[str] = []
+            for op, av in _items(alt):
+                if widener.is_gap(op, av):
+                    if "".join(current) or pieces_:
+                        pieces_.append("".join(current))
+                        current = []
+                    continue
+                piece, cut = widener.seq([(op, av)], dotall, at_start=not "".join(current))
+                current.append(piece)
+                if cut:
+                    pieces_.append("".join(current))
+                    current = []
+            pieces_.append("".join(current))
+            found = found or pieces_
+            plain = pieces_
+        kept = [found[0]] + [
+            p
+            for p, q in zip(found[1:], plain[1:], strict=True)
+            if _SELECTIVE.search(re.sub(r"\\x\{[0-9a-f]+\}", " ", q))
+        ]
+        out.append([prefix + p for p in kept if p])
+    return out
