@@ -68,7 +68,7 @@ class RagService:
     def _files(self, scope: TenantScope) -> RagFiles:
         return RagFiles(self.store.sessions, scope)
 
-    async def _collection(self, scope: TenantScope, collection_id: str) -> RagCollection:
+    async def collection_row(self, scope: TenantScope, collection_id: str) -> RagCollection:
         return await self._collections(scope).get(collection_id)
 
     # ---- collections ----------------------------------------------------------------------------------
@@ -86,11 +86,11 @@ class RagService:
         if row is None:
             if not create:
                 raise NotFound("collection", name)
-            return await self.create_collection(scope, name)
+            return await self.createcollection_row(scope, name)
         return _collection_info(row, await self._files(scope).counts(row.id))
 
     async def get_collection(self, scope: TenantScope, collection_id: str) -> CollectionInfo:
-        row = await self._collection(scope, collection_id)
+        row = await self.collection_row(scope, collection_id)
         return _collection_info(row, await self._files(scope).counts(row.id))
 
     async def list_collections(self, scope: TenantScope, *, limit: int | None = None) -> list[CollectionInfo]:
@@ -98,7 +98,7 @@ class RagService:
         return [_collection_info(r, await self._files(scope).counts(r.id)) for r in rows]
 
     async def delete_collection(self, scope: TenantScope, collection_id: str) -> None:
-        row = await self._collection(scope, collection_id)
+        row = await self.collection_row(scope, collection_id)
         files = await self._files(scope).list(row.id)
         await self.c.vectors.drop(row.tenant_id, row.id)
         await self.c.lexical.drop(row.tenant_id, row.id)
@@ -118,7 +118,7 @@ class RagService:
     ) -> FileInfo:
         """Accept a file and queue its ingestion; returns at once with status `in_progress` (or the
         existing file when the same bytes are already in the collection)."""
-        collection = await self._collection(scope, collection_id)
+        collection = await self.collection_row(scope, collection_id)
         if len(data) > self.limits.max_bytes:
             raise FileTooLarge(f"the file is {len(data)} bytes; the limit is {self.limits.max_bytes}")
         digest = content_hash(data)
@@ -149,7 +149,7 @@ class RagService:
             await files.update_status(row.id, progress=round(0.1 + 0.8 * fraction, 3))
 
         try:
-            collection = await self._collection(scope, collection_id)
+            collection = await self.collection_row(scope, collection_id)
             self._check_embedder(collection)
             data = self.c.blobs.get(tenant, row.content_hash)
             doc, records = await parse_and_chunk(data, row.filename, row.id, self.limits, self.chunking, self.count_tokens)
@@ -185,7 +185,7 @@ class RagService:
             )
 
     async def get_file(self, scope: TenantScope, collection_id: str, file_id: str) -> FileInfo:
-        collection = await self._collection(scope, collection_id)
+        collection = await self.collection_row(scope, collection_id)
         row = await self._files(scope).in_collection(collection.id, file_id)
         if row is None:
             raise NotFound("file", file_id)
@@ -194,12 +194,12 @@ class RagService:
     async def list_files(
         self, scope: TenantScope, collection_id: str, *, status: str | None = None, limit: int | None = None
     ) -> list[FileInfo]:
-        collection = await self._collection(scope, collection_id)
+        collection = await self.collection_row(scope, collection_id)
         return [_file_info(r) for r in await self._files(scope).list(collection.id, status=status, limit=limit)]
 
     async def delete_file(self, scope: TenantScope, collection_id: str, file_id: str) -> None:
         """Remove every trace: vectors, lexical rows, chunk records, the row, and the bytes."""
-        collection = await self._collection(scope, collection_id)
+        collection = await self.collection_row(scope, collection_id)
         files = self._files(scope)
         row = await files.in_collection(collection.id, file_id)
         if row is None:
@@ -237,7 +237,7 @@ class RagService:
         file_ids: Sequence[str] | None = None,
         timings: Timings | None = None,
     ) -> list[tuple[str, Hit]]:
-        collections = [await self._collection(scope, cid) for cid in dict.fromkeys(collection_ids)]
+        collections = [await self.collection_row(scope, cid) for cid in dict.fromkeys(collection_ids)]
         only = frozenset(file_ids) if file_ids is not None else None
         found: list[tuple[str, Hit]] = []
         for collection in collections:
