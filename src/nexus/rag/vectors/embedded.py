@@ -1,9 +1,9 @@
 """The embedded default: vectors kept durably in SQLite, searched exactly in memory (numpy, one matrix per
 tenant collection, loaded lazily).
 
-Chosen by measurement (bench/bench_rag_vectors.py; 100k x 384 float32, this 2-core box under load):
-exact numpy 43 ms p50, sqlite-vec brute force (vec0, apsw) 113 ms p50, usearch HNSW 6.8 ms p50 but a
-100k build of ~600 s. Exact search has perfect recall, needs no index build, deletes are immediate, and
+Chosen by measurement (100k x 384 float32 on this 2-core box under heavy load from other jobs):
+exact numpy 43-54 ms p50, sqlite-vec brute force (vec0 through apsw) 113 ms p50, usearch HNSW 6.8 ms p50
+but ~600 s to build 100k. See docs/rag.md for the figures and bench/bench_rag_search.py. Exact search has perfect recall, needs no index build, deletes are immediate, and
 per-collection matrices mean a query only scans its own collection.
 """
 
@@ -147,7 +147,9 @@ class EmbeddedVectorStore:
         query = np.asarray(vector, dtype=np.float32).reshape(-1)
         if query.shape[0] != data.shape[1]:
             raise VectorStoreError(f"query dimension {query.shape[0]} != collection's {data.shape[1]}")
-        scores = data @ query
+        # einsum, not `@`: a matrix-vector product through multithreaded BLAS measured 20-50x slower on a
+        # busy 2-core box (threads spin waiting for each other); the vector is memory-bound anyway.
+        scores = np.einsum("ij,j->i", data, query)
         if filter is not None and filter.file_ids is not None:
             allowed = np.fromiter((f in filter.file_ids for f in file_ids), dtype=bool, count=len(file_ids))
             scores = np.where(allowed, scores, -np.inf)
