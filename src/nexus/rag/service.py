@@ -86,7 +86,7 @@ class RagService:
         if row is None:
             if not create:
                 raise NotFound("collection", name)
-            return await self.createcollection_row(scope, name)
+            return await self.create_collection(scope, name)
         return _collection_info(row, await self._files(scope).counts(row.id))
 
     async def get_collection(self, scope: TenantScope, collection_id: str) -> CollectionInfo:
