@@ -27,8 +27,6 @@ from nexus.config.artifacts import cache_root  # noqa: E402
 from nexus.embeddings.shared import get_embedder  # noqa: E402
 from nexus.rag import beir  # noqa: E402
 from nexus.rag.evaluation import doc_ranking, load_corpus, load_qrels, load_queries, ndcg_at, recall_at  # noqa: E402
-from nexus.rag.features import featurize  # noqa: E402
-from nexus.rag.fusion import Candidate  # noqa: E402
 from nexus.rag.ingest import ChunkingConfig  # noqa: E402
 from nexus.rag.lexical.tantivy import TantivyIndex  # noqa: E402
 from nexus.rag.rerank import train_reranker  # noqa: E402
@@ -66,9 +64,14 @@ async def main() -> None:
     queries = {q: t for q, t in queries.items() if q in qrels}
     embedder = get_embedder()
     records = beir.corpus_records(corpus, ChunkingConfig(max_tokens=5000, overlap_tokens=0))
-    print(f"{len(corpus)} documents, {len(records)} chunks, {len(queries)} queries; embedder {embedder.name}", flush=True)
+    print(
+        f"{len(corpus)} documents, {len(records)} chunks, {len(queries)} queries; embedder {embedder.name}",
+        flush=True,
+    )
     t0 = time.perf_counter()
-    matrix = beir.embed_cached(embedder, records, 64, cache_root() / "rag-eval", _progress("embed", len(records)))
+    matrix = beir.embed_cached(
+        embedder, records, 64, cache_root() / "rag-eval", _progress("embed", len(records))
+    )
     with tempfile.TemporaryDirectory() as tmp:
         lexical = TantivyIndex(Path(tmp) / "lexical")
         vectors = EmbeddedVectorStore(Path(tmp) / "vectors.db")
@@ -84,15 +87,9 @@ async def main() -> None:
             hits[q] = await retriever.search(beir.TENANT, beir.COLLECTION, queries[q], args.depth)
             latencies.append((time.perf_counter() - start) * 1000)
             tick(1)
-    feats = {
-        q: featurize(
-            queries[q],
-            [Candidate(h.chunk.id, h.chunk.file_id, h.lexical_rank, h.lexical_score, h.vector_rank, h.vector_score, h.fused) for h in hits[q]],
-            [h.chunk for h in hits[q]],
-        )
-        for q in qids
-    }
-    labels = {q: np.array([qrels[q].get(h.chunk.file_id, 0) for h in hits[q]], dtype=np.float32) for q in qids}
+    ordered, feat_rows, label_rows = beir.training_data(queries, hits, qrels)
+    feats = dict(zip(ordered, feat_rows, strict=True))
+    labels = dict(zip(ordered, label_rows, strict=True))
 
     def single(q: str, key: str) -> float:
         ranked = sorted((h for h in hits[q] if getattr(h, key) is not None), key=lambda h: getattr(h, key))
@@ -117,9 +114,19 @@ async def main() -> None:
         rows.append(row)
         print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}), flush=True)
     mean = {k: round(float(np.mean([r[k] for r in rows])), 4) for k in ("bm25", "vectors", "rrf", "reranked")}
-    recall = float(np.mean([recall_at(doc_ranking([h.chunk.file_id for h in hits[q]]), qrels[q], 100) for q in qids]))
-    print(json.dumps({"mean_over_folds": mean, "recall@100 (rrf)": round(recall, 4),
-                      "p50_ms": round(float(np.percentile(latencies, 50)), 2), "p99_ms": round(float(np.percentile(latencies, 99)), 2)}))
+    recall = float(
+        np.mean([recall_at(doc_ranking([h.chunk.file_id for h in hits[q]]), qrels[q], 100) for q in qids])
+    )
+    print(
+        json.dumps(
+            {
+                "mean_over_folds": mean,
+                "recall@100 (rrf)": round(recall, 4),
+                "p50_ms": round(float(np.percentile(latencies, 50)), 2),
+                "p99_ms": round(float(np.percentile(latencies, 99)), 2),
+            }
+        )
+    )
     if args.save:
         train_reranker([feats[q] for q in qids], [labels[q] for q in qids]).save(args.save)
         print(f"saved the reranker trained on all {len(qids)} queries to {args.save}")

@@ -38,7 +38,10 @@ async def main() -> None:
             for i in range(0, len(texts), 64):
                 embedder.embed(texts[i : i + 64])
             rate = len(texts) / (time.perf_counter() - t)
-            print(f"embed only  {'int8' if quantize else 'fp32'}  max_tokens={max_tokens}: {rate:.1f} abstracts/s", flush=True)
+            print(
+                f"embed only  {'int8' if quantize else 'fp32'}  max_tokens={max_tokens}: {rate:.1f} abstracts/s",
+                flush=True,
+            )
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(data_dir=Path(tmp))
         store = await open_store(settings)
@@ -54,7 +57,9 @@ async def main() -> None:
         elapsed = time.perf_counter() - t
         files = await rag.list_files(scope, collection.id, limit=1000)
         done = sum(f.status == "completed" for f in files)
-        print(f"end to end (RagService.add_file, int8, 256 tokens): {done} files in {elapsed:.1f} s = {done / elapsed:.1f} abstracts/s")
+        print(
+            f"end to end (RagService.add_file, int8, 256 tokens): {done} files in {elapsed:.1f} s = {done / elapsed:.1f} abstracts/s"
+        )
         await rag.close()
         await store.close()
 

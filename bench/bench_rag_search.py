@@ -47,7 +47,11 @@ async def main() -> None:
     parser.add_argument("--queries", type=int, default=200)
     args = parser.parse_args()
     rng = np.random.default_rng(3)
-    sentences = [d.text[s:e] for d in load_corpus(args.data / "scifact_corpus.jsonl") for s, e in sentence_spans(d.text)]
+    sentences = [
+        d.text[s:e]
+        for d in load_corpus(args.data / "scifact_corpus.jsonl")
+        for s, e in sentence_spans(d.text)
+    ]
     queries = list(load_queries(args.data / "scifact_train_queries.jsonl").values())[: args.queries]
     embedder = get_embedder()
     dim = embedder.embed(["warm up"]).shape[1]
@@ -62,12 +66,18 @@ async def main() -> None:
             for i in range(start, start + n):
                 picks = rng.integers(0, len(sentences), 7)
                 text = " ".join(sentences[j] for j in picks)
-                records.append(ChunkRecord(f"f{i // 4}-{i % 4:05d}", f"f{i // 4}", i % 4, "", "", text, 0, len(text)))
+                records.append(
+                    ChunkRecord(f"f{i // 4}-{i % 4:05d}", f"f{i // 4}", i % 4, "", "", text, 0, len(text))
+                )
             matrix = rng.standard_normal((n, dim)).astype(np.float32)
             matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
-            await vectors.upsert("t", "c", [VectorRecord(r.id, r.file_id, v) for r, v in zip(records, matrix, strict=True)])
+            await vectors.upsert(
+                "t", "c", [VectorRecord(r.id, r.file_id, v) for r, v in zip(records, matrix, strict=True)]
+            )
             await lexical.add("t", "c", records)
-            print(f"  built {start + n} chunks ({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
+            print(
+                f"  built {start + n} chunks ({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True
+            )
         retriever = Retriever(lexical, vectors, embedder)
         await retriever.search("t", "c", "warm up", 10)
         full, bm25, dense, embed = [], [], [], []
@@ -89,7 +99,9 @@ async def main() -> None:
         print(f"  query embedding    {_pct(embed)}")
         print(f"  BM25 (Tantivy)     {_pct(bm25)}")
         print(f"  vectors (exact)    {_pct(dense)}")
-        print(f"peak RSS {_rss_mb():.0f} MB (before building: {base_rss:.0f} MB); vectors {args.chunks * dim * 4 / 2**20:.0f} MB float32")
+        print(
+            f"peak RSS {_rss_mb():.0f} MB (before building: {base_rss:.0f} MB); vectors {args.chunks * dim * 4 / 2**20:.0f} MB float32"
+        )
         await lexical.close()
         await vectors.close()
 

@@ -43,7 +43,9 @@ def make_pdf(pages: list[list[str]], title: str = "") -> bytes:
     for off in offsets:
         out.write(f"{off:010d} 00000 n \n".encode())
     info = len(objects)
-    out.write(f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R /Info {info} 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode())
+    out.write(
+        f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R /Info {info} 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    )
     return out.getvalue()
 
 

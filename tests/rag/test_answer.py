@@ -25,7 +25,18 @@ Replace the pump seals every 2000 operating hours. Use only silicone grease on t
 
 
 def _hit(text: str, start: int = 100) -> SearchHit:
-    return SearchHit("vs_1", "file-1", "manual.md", "file-1-00000", "Pump manual", "Pressure", text, 1.0, start, start + len(text))
+    return SearchHit(
+        "vs_1",
+        "file-1",
+        "manual.md",
+        "file-1-00000",
+        "Pump manual",
+        "Pressure",
+        text,
+        1.0,
+        start,
+        start + len(text),
+    )
 
 
 def test_verify_keeps_supported_claims_and_marks_the_rest() -> None:
@@ -59,7 +70,9 @@ def test_a_quote_must_appear_verbatim() -> None:
 
 def test_citing_a_source_that_does_not_exist_is_not_support() -> None:
     text = "Replace the pump seals every 2000 operating hours."
-    result = verify("Replace the pump seals every 2000 hours [7].", [Passage(1, _hit(text), ((0, len(text)),))])
+    result = verify(
+        "Replace the pump seals every 2000 hours [7].", [Passage(1, _hit(text), ((0, len(text)),))]
+    )
     assert not result.claims[0].supported and result.claims[0].rejected == (7,)
 
 

@@ -29,7 +29,9 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(64)
         (b"\x7fELF\x02\x01\x01" + bytes(200), "notes.txt", errors.UnsupportedType, "ELF"),
     ],
 )
-def test_parse_refuses_with_a_typed_reason(data: bytes, name: str, error: type[Exception], reason: str) -> None:
+def test_parse_refuses_with_a_typed_reason(
+    data: bytes, name: str, error: type[Exception], reason: str
+) -> None:
     with pytest.raises(error) as info:
         parse(data, name)
     assert reason in str(info.value)
@@ -55,7 +57,9 @@ def test_the_content_decides_the_type_not_the_extension() -> None:
 
 async def test_bad_files_fail_with_reason_and_nothing_else_is_lost(rag: RagService) -> None:
     c = await rag.create_collection(ME, "docs")
-    good = await rag.add_file(ME, c.id, b"Harbour rules\n\nShips dock at pier nine after sunset.", "rules.txt")
+    good = await rag.add_file(
+        ME, c.id, b"Harbour rules\n\nShips dock at pier nine after sunset.", "rules.txt"
+    )
     await rag.jobs.drain()  # type: ignore[attr-defined]
     bad = {
         "broken.pdf": make_pdf([["A page"]])[:200],

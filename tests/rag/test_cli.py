@@ -30,7 +30,9 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 def test_ingest_then_search(env: Path) -> None:
     (env / "docs").mkdir()
-    (env / "docs" / "guide.md").write_text("# Guide\n\n## Boats\n\nKayaks are paddled with a double-bladed paddle.\n")
+    (env / "docs" / "guide.md").write_text(
+        "# Guide\n\n## Boats\n\nKayaks are paddled with a double-bladed paddle.\n"
+    )
     (env / "docs" / "tides.pdf").write_bytes(make_pdf([["Neap tides have the smallest range."]]))
     (env / "docs" / "photo.txt").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(40))
     runner = CliRunner()
@@ -40,7 +42,9 @@ def test_ingest_then_search(env: Path) -> None:
     assert lines["guide.md"].startswith("completed") and lines["tides.pdf"].startswith("completed")
     assert lines["photo.txt"].startswith("failed") and "unsupported_type" in lines["photo.txt"]
 
-    result = runner.invoke(rag_app, ["search", "--collection", "sea", "which paddle for kayaks", "--k", "2", "--json"])
+    result = runner.invoke(
+        rag_app, ["search", "--collection", "sea", "which paddle for kayaks", "--k", "2", "--json"]
+    )
     assert result.exit_code == 0, result.output
     body = json.loads(result.output)
     assert body["hits"][0]["filename"] == "guide.md" and "double-bladed" in body["hits"][0]["text"]
@@ -56,14 +60,25 @@ def test_eval_prints_the_metrics_as_json(env: Path) -> None:
         {"_id": "d2", "title": "Canoes", "text": "Canoes use a single-bladed paddle and an open hull."},
         {"_id": "d3", "title": "Tides", "text": "Neap tides have the smallest tidal range of the month."},
     ]
-    queries = [{"_id": "q1", "text": "double-bladed paddle kayak"}, {"_id": "q2", "text": "smallest tidal range"}]
+    queries = [
+        {"_id": "q1", "text": "double-bladed paddle kayak"},
+        {"_id": "q2", "text": "smallest tidal range"},
+    ]
     (env / "corpus.jsonl").write_text("\n".join(json.dumps(c) for c in corpus))
     (env / "queries.jsonl").write_text("\n".join(json.dumps(q) for q in queries))
     (env / "qrels.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td3\t1\n")
     result = CliRunner().invoke(
         rag_app,
-        ["eval", "--corpus", str(env / "corpus.jsonl"), "--queries", str(env / "queries.jsonl"),
-         "--qrels", str(env / "qrels.tsv"), "--json"],
+        [
+            "eval",
+            "--corpus",
+            str(env / "corpus.jsonl"),
+            "--queries",
+            str(env / "queries.jsonl"),
+            "--qrels",
+            str(env / "qrels.tsv"),
+            "--json",
+        ],
     )
     assert result.exit_code == 0, result.output
     report = json.loads(result.output.strip().splitlines()[-1])
@@ -79,6 +94,14 @@ def test_eval_names_the_bad_line(env: Path) -> None:
     (env / "qrels.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\n")
     result = CliRunner().invoke(
         rag_app,
-        ["eval", "--corpus", str(env / "corpus.jsonl"), "--queries", str(env / "queries.jsonl"), "--qrels", str(env / "qrels.tsv")],
+        [
+            "eval",
+            "--corpus",
+            str(env / "corpus.jsonl"),
+            "--queries",
+            str(env / "queries.jsonl"),
+            "--qrels",
+            str(env / "qrels.tsv"),
+        ],
     )
     assert result.exit_code == 2 and "corpus.jsonl:2: not valid JSON" in result.output

@@ -34,9 +34,23 @@ async def ingest(rag: RagService, scope: TenantScope, collection: str, data: byt
 async def test_every_format_is_ingested_with_structure_and_found(rag: RagService) -> None:
     c = await rag.create_collection(ALICE, "docs")
     md = await ingest(rag, ALICE, c.id, HANDBOOK, "handbook.md")
-    pdf = await ingest(rag, ALICE, c.id, make_pdf([["Tide tables"], ["Spring tides follow the full moon."]], "Tides"), "tides.pdf")
-    docx = await ingest(rag, ALICE, c.id, make_docx("Rope guide", [("Knots", ["A bowline makes a fixed loop."])]), "rope.docx")
-    html = await ingest(rag, ALICE, c.id, b"<html><head><title>Birds</title></head><body><h1>Gulls</h1><p>Herring gulls nest on cliffs.</p></body></html>", "birds.html")
+    pdf = await ingest(
+        rag,
+        ALICE,
+        c.id,
+        make_pdf([["Tide tables"], ["Spring tides follow the full moon."]], "Tides"),
+        "tides.pdf",
+    )
+    docx = await ingest(
+        rag, ALICE, c.id, make_docx("Rope guide", [("Knots", ["A bowline makes a fixed loop."])]), "rope.docx"
+    )
+    html = await ingest(
+        rag,
+        ALICE,
+        c.id,
+        b"<html><head><title>Birds</title></head><body><h1>Gulls</h1><p>Herring gulls nest on cliffs.</p></body></html>",
+        "birds.html",
+    )
     txt = await ingest(rag, ALICE, c.id, b"Compass notes\n\nMagnetic north drifts every year.", "compass.txt")
     files = {f.id: f for f in await rag.list_files(ALICE, c.id)}
     assert {f.status for f in files.values()} == {"completed"}
@@ -78,7 +92,9 @@ async def test_same_bytes_twice_is_one_file_and_reingest_is_idempotent(rag: RagS
 
 async def test_delete_removes_every_trace_from_both_indexes(rag: RagService) -> None:
     c = await rag.create_collection(ALICE, "docs")
-    keep = await ingest(rag, ALICE, c.id, b"Compass notes\n\nMagnetic north drifts every year.", "compass.txt")
+    keep = await ingest(
+        rag, ALICE, c.id, b"Compass notes\n\nMagnetic north drifts every year.", "compass.txt"
+    )
     gone = await ingest(rag, ALICE, c.id, HANDBOOK, "handbook.md")
     assert (await rag.search(ALICE, [c.id], "fresnel lens", k=5)).hits[0].file_id == gone
     await rag.delete_file(ALICE, c.id, gone)

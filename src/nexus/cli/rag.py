@@ -14,7 +14,9 @@ if TYPE_CHECKING:
     from nexus.rag.service import RagService
     from nexus.store import Store
 
-rag_app = typer.Typer(help="Documents: ingest files into collections, search them, evaluate retrieval.", no_args_is_help=True)
+rag_app = typer.Typer(
+    help="Documents: ingest files into collections, search them, evaluate retrieval.", no_args_is_help=True
+)
 
 
 async def _open() -> tuple[RagService, Store]:
@@ -68,7 +70,9 @@ async def _ingest(files: list[Path], collection: str, tenant: str) -> int:
             task = progress.add_task("ingesting", total=len(files))
             for path in files:
                 if path.stat().st_size > rag.limits.max_bytes:
-                    typer.echo(f"failed     {path}  file_too_large: {path.stat().st_size} bytes > {rag.limits.max_bytes}")
+                    typer.echo(
+                        f"failed     {path}  file_too_large: {path.stat().st_size} bytes > {rag.limits.max_bytes}"
+                    )
                     failed += 1
                     progress.advance(task)
                     continue
@@ -80,7 +84,9 @@ async def _ingest(files: list[Path], collection: str, tenant: str) -> int:
                 await rag.jobs.drain()  # type: ignore[attr-defined]
                 progress.advance(task)
         for info in await rag.list_files(scope, target.id):
-            reason = f"  {info.error_code}: {info.error}" if info.status == "failed" else f"  {info.chunks} chunks"
+            reason = (
+                f"  {info.error_code}: {info.error}" if info.status == "failed" else f"  {info.chunks} chunks"
+            )
             typer.echo(f"{info.status:<10} {info.filename}  {info.id}{reason}")
             failed += info.status == "failed" and info.filename in {f.name for f in files}
     finally:
@@ -117,7 +123,11 @@ async def _search(query: str, collection: str, k: int, as_json: bool, tenant: st
         await rag.close()
         await store.close()
     if as_json:
-        typer.echo(json.dumps({"query": query, "hits": [asdict(h) for h in result.hits], "timings_ms": result.timings_ms}))
+        typer.echo(
+            json.dumps(
+                {"query": query, "hits": [asdict(h) for h in result.hits], "timings_ms": result.timings_ms}
+            )
+        )
         return
     for rank, hit in enumerate(result.hits, start=1):
         where = f"p.{hit.page}" if hit.page else (hit.section or "")
@@ -128,11 +138,17 @@ async def _search(query: str, collection: str, k: int, as_json: bool, tenant: st
 @rag_app.command("eval")
 def eval_cmd(
     corpus: Annotated[Path, typer.Option("--corpus", exists=True, dir_okay=False, help="BEIR corpus.jsonl")],
-    queries: Annotated[Path, typer.Option("--queries", exists=True, dir_okay=False, help="BEIR queries.jsonl")],
+    queries: Annotated[
+        Path, typer.Option("--queries", exists=True, dir_okay=False, help="BEIR queries.jsonl")
+    ],
     qrels: Annotated[Path, typer.Option("--qrels", exists=True, dir_okay=False, help="BEIR qrels TSV")],
-    k: Annotated[int, typer.Option("--k", min=1, help="Cut-off shown for nDCG (nDCG@10 is always reported).")] = 10,
+    k: Annotated[
+        int, typer.Option("--k", min=1, help="Cut-off shown for nDCG (nDCG@10 is always reported).")
+    ] = 10,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
-    reranker: Annotated[Path | None, typer.Option(help="A trained reranker (default: NEXUS_RAG_RERANKER).")] = None,
+    reranker: Annotated[
+        Path | None, typer.Option(help="A trained reranker (default: NEXUS_RAG_RERANKER).")
+    ] = None,
     cache: Annotated[bool, typer.Option(help="Cache corpus embeddings in the Nexus cache dir.")] = True,
 ) -> None:
     """nDCG@10, recall@100 and query latency p50/p99 of the retrieval pipeline on BEIR-layout files."""
@@ -154,8 +170,38 @@ def eval_cmd(
         typer.echo(f"nDCG@{k}     {extra[f'ndcg@{k}']:.4f}")
 
 
+@rag_app.command("train-reranker")
+def train_reranker_cmd(
+    corpus: Annotated[Path, typer.Option("--corpus", exists=True, dir_okay=False, help="BEIR corpus.jsonl")],
+    queries: Annotated[
+        Path, typer.Option("--queries", exists=True, dir_okay=False, help="BEIR queries.jsonl")
+    ],
+    qrels: Annotated[Path, typer.Option("--qrels", exists=True, dir_okay=False, help="BEIR qrels TSV")],
+    out: Annotated[
+        Path, typer.Option("--out", help="Where to write the model (then NEXUS_RAG_RERANKER=PATH).")
+    ],
+    cache: Annotated[bool, typer.Option(help="Cache corpus embeddings in the Nexus cache dir.")] = True,
+) -> None:
+    """Train the LambdaMART reranker on your labelled queries (BEIR layout). Measure it on held-out
+    queries with bench/bench_rag_cv.py before relying on it."""
+    from nexus.rag.evaluation import EvalDataError
+
+    try:
+        asyncio.run(_eval(corpus, queries, qrels, 10, None, cache, quiet=False, train_to=out))
+    except EvalDataError as exc:
+        _fail(str(exc))
+    typer.echo(f"wrote {out}; use it with NEXUS_RAG_RERANKER={out}")
+
+
 async def _eval(
-    corpus_path: Path, queries_path: Path, qrels_path: Path, k: int, reranker_path: Path | None, cache: bool, quiet: bool
+    corpus_path: Path,
+    queries_path: Path,
+    qrels_path: Path,
+    k: int,
+    reranker_path: Path | None,
+    cache: bool,
+    quiet: bool,
+    train_to: Path | None = None,
 ) -> tuple[Any, dict[str, float]]:
     import tempfile
     import time
@@ -186,26 +232,42 @@ async def _eval(
     ranker = LambdaMartReranker.load(model_path) if model_path else None
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     console = Console(stderr=True)
-    with tempfile.TemporaryDirectory(prefix="nexus-rag-eval-") as tmp, Progress(*columns, console=console, transient=quiet) as progress:
+    with (
+        tempfile.TemporaryDirectory(prefix="nexus-rag-eval-") as tmp,
+        Progress(*columns, console=console, transient=quiet) as progress,
+    ):
         lexical = TantivyIndex(Path(tmp) / "lexical")
         vectors = EmbeddedVectorStore(Path(tmp) / "vectors.db")
         started = time.perf_counter()
         records = beir.corpus_records(corpus, chunking)
         task = progress.add_task("embedding corpus", total=len(records))
         matrix = beir.embed_cached(
-            embedder, records, 64, cache_root() / "rag-eval" if cache else None, lambda n: progress.advance(task, n)
+            embedder,
+            records,
+            64,
+            cache_root() / "rag-eval" if cache else None,
+            lambda n: progress.advance(task, n),
         )
         await beir.index_corpus(records, matrix, lexical, vectors)
         index_s = time.perf_counter() - started
         retriever = Retriever(lexical, vectors, embedder, ranker)
         await retriever.search(beir.TENANT, beir.COLLECTION, "warm up", 10)
         task = progress.add_task("queries", total=len(wanted))
-        rankings, latencies, _ = await beir.run_queries(retriever, wanted, max(100, k), lambda n: progress.advance(task, n))
+        rankings, latencies, hits = await beir.run_queries(
+            retriever, wanted, max(100, k), lambda n: progress.advance(task, n)
+        )
         await lexical.close()
         await vectors.close()
+    if train_to is not None:
+        from nexus.rag.rerank import train_reranker
+
+        _, feats, labels = beir.training_data(wanted, hits, judgements)
+        train_reranker(feats, labels).save(train_to)
     ndcg, recall, p50, p99 = beir.score(rankings, judgements, latencies)
     extra: dict[str, float] = {}
     if k != 10:
-        extra[f"ndcg@{k}"] = round(float(np.mean([ndcg_at(rankings[q], judgements[q], k) for q in rankings])), 4)
+        extra[f"ndcg@{k}"] = round(
+            float(np.mean([ndcg_at(rankings[q], judgements[q], k) for q in rankings])), 4
+        )
     documents = len({r.file_id for r in records})
     return beir.EvalReport(ndcg, recall, p50, p99, len(wanted), documents, len(records), index_s), extra

@@ -9,7 +9,7 @@ import inspect
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 from nexus.rag.citations import NO_ANSWER, NOT_FOUND, verify
 from nexus.rag.compress import Passage, compress
@@ -19,7 +19,7 @@ from nexus.rag.types import SearchHit
 from nexus.store.scope import TenantScope
 
 Messages = list[dict[str, str]]
-Complete = Callable[[Messages], Union[Awaitable[str], AsyncIterator[str]]]
+Complete = Callable[[Messages], Awaitable[str] | AsyncIterator[str]]
 StepType = Literal["retrieved", "reranked", "compressed", "token", "final"]
 
 SYSTEM_PROMPT = f"""You answer questions using only the numbered sources given.
@@ -86,7 +86,9 @@ async def answer(
     for cid in dict.fromkeys(collection_ids):
         collection = await rag.collection_row(scope, cid)
         candidates = await retriever.retrieve(collection.tenant_id, collection.id, question, file_ids=only)
-        hits = await retriever.hydrate(collection.tenant_id, collection.id, candidates[: retriever.config.rerank_depth])
+        hits = await retriever.hydrate(
+            collection.tenant_id, collection.id, candidates[: retriever.config.rerank_depth]
+        )
         fused.extend((collection.id, h) for h in hits)
     fused.sort(key=lambda pair: -pair[1].fused)
     yield RagEvent("retrieved", {"hits": [_hit_brief(to_search_hit(c, h)) for c, h in fused[: k * 2]]})
@@ -108,8 +110,16 @@ async def answer(
 
     if not passages:
         yield RagEvent("token", {"text": NO_ANSWER})
-        yield RagEvent("final", {"answer": NO_ANSWER, "answerable": False, "citations": [], "unsupported": [],
-                                 "elapsed_ms": round((time.perf_counter() - started) * 1000, 1)})
+        yield RagEvent(
+            "final",
+            {
+                "answer": NO_ANSWER,
+                "answerable": False,
+                "citations": [],
+                "unsupported": [],
+                "elapsed_ms": round((time.perf_counter() - started) * 1000, 1),
+            },
+        )
         return
     parts: list[str] = []
     async for delta in _generate(complete, build_messages(question, passages)):

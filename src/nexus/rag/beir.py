@@ -56,7 +56,9 @@ def corpus_records(corpus: Sequence[CorpusDoc], chunking: ChunkingConfig) -> lis
         if not (doc.title.strip() or doc.text.strip()):
             continue
         parsed = parse_text(doc.text or doc.title, title=doc.title)
-        chunks = chunk_document(parsed, max_tokens=chunking.max_tokens, overlap_tokens=chunking.overlap_tokens)
+        chunks = chunk_document(
+            parsed, max_tokens=chunking.max_tokens, overlap_tokens=chunking.overlap_tokens
+        )
         records.extend(records_for(doc.id, doc.id, parsed, chunks))
     return records
 
@@ -124,3 +126,31 @@ def score(
     if not latencies:
         return ndcg, recall, 0.0, 0.0
     return ndcg, recall, percentile(latencies, 50), percentile(latencies, 99)
+
+
+def training_data(
+    queries: dict[str, str], hits: dict[str, list[Hit]], qrels: dict[str, dict[str, int]]
+) -> tuple[list[str], list[np.ndarray], list[np.ndarray]]:
+    """Per judged query: the reranker's feature rows of its fused candidates and their relevance."""
+    from nexus.rag.features import featurize
+    from nexus.rag.fusion import Candidate
+
+    qids = sorted(q for q in queries if q in qrels and q in hits)
+    feats = []
+    labels = []
+    for q in qids:
+        candidates = [
+            Candidate(
+                h.chunk.id,
+                h.chunk.file_id,
+                h.lexical_rank,
+                h.lexical_score,
+                h.vector_rank,
+                h.vector_score,
+                h.fused,
+            )
+            for h in hits[q]
+        ]
+        feats.append(featurize(queries[q], candidates, [h.chunk for h in hits[q]]))
+        labels.append(np.array([qrels[q].get(h.chunk.file_id, 0) for h in hits[q]], dtype=np.float32))
+    return qids, feats, labels

@@ -35,7 +35,9 @@ def open_vector_store(settings: Settings) -> VectorStore:
 
         url = settings.rag_pgvector_url or settings.database_url
         if not url or make_url(url).get_backend_name() != "postgresql":
-            raise VectorStoreError("NEXUS_RAG_VECTOR_STORE=pgvector needs NEXUS_RAG_PGVECTOR_URL (or a PostgreSQL NEXUS_DATABASE_URL)")
+            raise VectorStoreError(
+                "NEXUS_RAG_VECTOR_STORE=pgvector needs NEXUS_RAG_PGVECTOR_URL (or a PostgreSQL NEXUS_DATABASE_URL)"
+            )
         return PgVectorStore(url, schema=settings.rag_pgvector_schema)
     from nexus.rag.vectors.qdrant import QdrantVectorStore
 
@@ -48,7 +50,9 @@ def load_reranker(settings: Settings) -> Reranker | None:
     return LambdaMartReranker.load(settings.rag_reranker) if settings.rag_reranker else None
 
 
-def build_components(settings: Settings, embedder: Embedder, *, reranker: Reranker | None = None) -> Components:
+def build_components(
+    settings: Settings, embedder: Embedder, *, reranker: Reranker | None = None
+) -> Components:
     root = rag_dir(settings)
     lexical = TantivyIndex(root / "lexical")
     vectors = open_vector_store(settings)
@@ -77,6 +81,8 @@ def build_rag_service(
         components or build_components(settings, embedder),
         jobs=jobs,
         limits=Limits(max_bytes=settings.rag_max_file_bytes, max_pages=settings.rag_max_pages),
-        chunking=ChunkingConfig(max_tokens=settings.rag_chunk_tokens, overlap_tokens=settings.rag_chunk_overlap),
+        chunking=ChunkingConfig(
+            max_tokens=settings.rag_chunk_tokens, overlap_tokens=settings.rag_chunk_overlap
+        ),
         count_tokens=count_tokens,
     )

@@ -32,7 +32,9 @@ def embedding_text(record: ChunkRecord) -> str:
     return "\n".join(part for part in (record.title, record.section, record.text) if part)
 
 
-def records_for(file_id: str, filename: str, doc: ParsedDocument, chunks: Sequence[Chunk]) -> list[ChunkRecord]:
+def records_for(
+    file_id: str, filename: str, doc: ParsedDocument, chunks: Sequence[Chunk]
+) -> list[ChunkRecord]:
     return [
         ChunkRecord(
             id=chunk_id(file_id, c.seq),
@@ -92,7 +94,9 @@ async def parse_and_chunk(
 ) -> tuple[ParsedDocument, list[ChunkRecord]]:
     def work() -> tuple[ParsedDocument, list[ChunkRecord]]:
         doc = parse(data, filename, limits)
-        chunks = chunk_document(doc, max_tokens=config.max_tokens, overlap_tokens=config.overlap_tokens, count=count)
+        chunks = chunk_document(
+            doc, max_tokens=config.max_tokens, overlap_tokens=config.overlap_tokens, count=count
+        )
         return doc, records_for(file_id, filename, doc, chunks)
 
     return await asyncio.to_thread(work)

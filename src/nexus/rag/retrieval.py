@@ -126,7 +126,15 @@ class Retriever:
         if not head or isinstance(self.reranker, PassThrough):
             return list(hits)
         candidates = [
-            Candidate(h.chunk.id, h.chunk.file_id, h.lexical_rank, h.lexical_score, h.vector_rank, h.vector_score, h.fused)
+            Candidate(
+                h.chunk.id,
+                h.chunk.file_id,
+                h.lexical_rank,
+                h.lexical_score,
+                h.vector_rank,
+                h.vector_score,
+                h.fused,
+            )
             for h in head
         ]
         scores = self.reranker.score(featurize(query, candidates, [h.chunk for h in head]))

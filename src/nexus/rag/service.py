@@ -81,7 +81,9 @@ class RagService:
         )
         return _collection_info(row, {})
 
-    async def collection_by_name(self, scope: TenantScope, name: str, *, create: bool = False) -> CollectionInfo:
+    async def collection_by_name(
+        self, scope: TenantScope, name: str, *, create: bool = False
+    ) -> CollectionInfo:
         row = await self._collections(scope).by_name(name)
         if row is None:
             if not create:
@@ -128,9 +130,13 @@ class RagService:
             return _file_info(existing, duplicate=True)
         self.c.blobs.put(collection.tenant_id, data)
         if existing is None:
-            row = await files.create(collection.id, filename=filename, content_hash=digest, size=len(data), meta=meta)
+            row = await files.create(
+                collection.id, filename=filename, content_hash=digest, size=len(data), meta=meta
+            )
         else:  # a failed file sent again: try again (the reason might have been transient)
-            await files.update_status(existing.id, status="in_progress", progress=0.0, error=None, error_code=None)
+            await files.update_status(
+                existing.id, status="in_progress", progress=0.0, error=None, error_code=None
+            )
             row = await files.get(existing.id)
         payload = {"tenant": collection.tenant_id, "collection_id": collection.id, "file_id": row.id}
         await self.jobs.enqueue(INGEST_JOB, payload, idempotency_key=row.id)
@@ -152,8 +158,12 @@ class RagService:
             collection = await self.collection_row(scope, collection_id)
             self._check_embedder(collection)
             data = self.c.blobs.get(tenant, row.content_hash)
-            doc, records = await parse_and_chunk(data, row.filename, row.id, self.limits, self.chunking, self.count_tokens)
-            await files.update_status(row.id, kind=doc.kind, title=doc.title[:500], pages=doc.pages, progress=0.1)
+            doc, records = await parse_and_chunk(
+                data, row.filename, row.id, self.limits, self.chunking, self.count_tokens
+            )
+            await files.update_status(
+                row.id, kind=doc.kind, title=doc.title[:500], pages=doc.pages, progress=0.1
+            )
             vectors = await embed_records(self.c.embedder, records, self.chunking.embed_batch, progress)
             if await files.find(row.id) is None:
                 return  # deleted while we embedded: index nothing
@@ -164,12 +174,23 @@ class RagService:
         except IngestError as exc:
             await self._fail(files, tenant, collection_id, row.id, exc.code, str(exc))
         except (IndexMismatch, NotFound) as exc:
-            await self._fail(files, tenant, collection_id, row.id, getattr(exc, "code", "not_found"), str(exc))
+            await self._fail(
+                files, tenant, collection_id, row.id, getattr(exc, "code", "not_found"), str(exc)
+            )
         except Exception as exc:  # an index or embedder failure: the file fails, the collection stays intact
             log.exception("ingestion of %s failed", row.id)
-            await self._fail(files, tenant, collection_id, row.id, "internal_error", f"ingestion failed: {type(exc).__name__}")
+            await self._fail(
+                files,
+                tenant,
+                collection_id,
+                row.id,
+                "internal_error",
+                f"ingestion failed: {type(exc).__name__}",
+            )
 
-    async def _fail(self, files: RagFiles, tenant: str, collection_id: str, file_id: str, code: str, reason: str) -> None:
+    async def _fail(
+        self, files: RagFiles, tenant: str, collection_id: str, file_id: str, code: str, reason: str
+    ) -> None:
         await self._unindex(tenant, collection_id, file_id)
         await files.update_status(file_id, status="failed", error_code=code, error=reason[:2000])
 
@@ -195,7 +216,9 @@ class RagService:
         self, scope: TenantScope, collection_id: str, *, status: str | None = None, limit: int | None = None
     ) -> list[FileInfo]:
         collection = await self.collection_row(scope, collection_id)
-        return [_file_info(r) for r in await self._files(scope).list(collection.id, status=status, limit=limit)]
+        return [
+            _file_info(r) for r in await self._files(scope).list(collection.id, status=status, limit=limit)
+        ]
 
     async def delete_file(self, scope: TenantScope, collection_id: str, file_id: str) -> None:
         """Remove every trace: vectors, lexical rows, chunk records, the row, and the bytes."""
@@ -212,11 +235,15 @@ class RagService:
         from sqlalchemy import func, select
 
         files = self._files(scope)
-        still = await files.rows(files.scoped(select(func.count()).select_from(RagFile)).where(RagFile.content_hash == digest))
+        still = await files.rows(
+            files.scoped(select(func.count()).select_from(RagFile)).where(RagFile.content_hash == digest)
+        )
         if not still or not still[0][0]:
             self.c.blobs.delete(tenant, digest)
 
-    async def wait_for_files(self, scope: TenantScope, collection_id: str, timeout_s: float = 300.0) -> list[FileInfo]:
+    async def wait_for_files(
+        self, scope: TenantScope, collection_id: str, timeout_s: float = 300.0
+    ) -> list[FileInfo]:
         """Poll until no file of the collection is in progress (the CLI and tests)."""
         deadline = time.monotonic() + timeout_s
         while True:
@@ -242,7 +269,9 @@ class RagService:
         found: list[tuple[str, Hit]] = []
         for collection in collections:
             self._check_embedder(collection)
-            hits = await self.c.retriever.search(collection.tenant_id, collection.id, query, k, file_ids=only, timings=timings)
+            hits = await self.c.retriever.search(
+                collection.tenant_id, collection.id, query, k, file_ids=only, timings=timings
+            )
             found.extend((collection.id, h) for h in hits)
         found.sort(key=lambda pair: -pair[1].score)
         return found[:k]
@@ -261,7 +290,13 @@ class RagService:
         return SearchResult(query, [to_search_hit(cid, h) for cid, h in hits], timings.stages_ms)
 
     async def ground(
-        self, scope: TenantScope, collection_ids: Sequence[str], query: str, *, k: int = 6, budget_s: float = 2.0
+        self,
+        scope: TenantScope,
+        collection_ids: Sequence[str],
+        query: str,
+        *,
+        k: int = 6,
+        budget_s: float = 2.0,
     ) -> Grounding:
         """Grounded nexus-auto's retrieval node: passages within `budget_s`, or the reason there are none.
         Never raises: the answer then comes without retrieval and says so."""
@@ -276,9 +311,12 @@ class RagService:
             return Grounding(False, [], str(exc), (time.perf_counter() - start) * 1000)
         except Exception as exc:  # any backend failure degrades to an ungrounded answer
             log.warning("retrieval failed: %s", exc)
-            return Grounding(False, [], f"retrieval failed: {type(exc).__name__}", (time.perf_counter() - start) * 1000)
-        reason = None if result.hits else "no passage in the collections matches the question"
-        return Grounding(bool(result.hits), result.hits, reason, (time.perf_counter() - start) * 1000)
+            return Grounding(
+                False, [], f"retrieval failed: {type(exc).__name__}", (time.perf_counter() - start) * 1000
+            )
+        empty = "no passage in the collections matches the question"
+        elapsed = (time.perf_counter() - start) * 1000
+        return Grounding(bool(result.hits), result.hits, None if result.hits else empty, elapsed)
 
     async def close(self) -> None:
         close = getattr(self.jobs, "close", None)

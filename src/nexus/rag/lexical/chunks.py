@@ -49,8 +49,20 @@ class ChunkTable:
             conn.executemany(
                 f"INSERT INTO chunks (ns, {_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 [
-                    (ns, r.id, r.file_id, r.seq, r.title, r.section, r.text, r.start, r.end, r.page,
-                     r.page_end, r.filename)
+                    (
+                        ns,
+                        r.id,
+                        r.file_id,
+                        r.seq,
+                        r.title,
+                        r.section,
+                        r.text,
+                        r.start,
+                        r.end,
+                        r.page,
+                        r.page_end,
+                        r.filename,
+                    )
                     for r in records
                 ],
             )
@@ -76,8 +88,17 @@ class ChunkTable:
             )
             for row in rows:
                 out[row[0]] = ChunkRecord(
-                    id=row[0], file_id=row[1], seq=int(row[2]), title=row[3], section=row[4], text=row[5],
-                    start=int(row[6]), end=int(row[7]), page=row[8], page_end=row[9], filename=row[10],
+                    id=row[0],
+                    file_id=row[1],
+                    seq=int(row[2]),
+                    title=row[3],
+                    section=row[4],
+                    text=row[5],
+                    start=int(row[6]),
+                    end=int(row[7]),
+                    page=row[8],
+                    page_end=row[9],
+                    filename=row[10],
                 )
         return out
 

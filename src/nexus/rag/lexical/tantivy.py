@@ -128,7 +128,10 @@ class TantivyIndex:
         if file_ids is not None:
             only = tantivy.Query.term_set_query(self._get_schema(), "file_id", sorted(file_ids))
             parsed = tantivy.Query.boolean_query(
-                [(tantivy.Occur.Must, parsed), (tantivy.Occur.Must, tantivy.Query.const_score_query(only, 0.0))]
+                [
+                    (tantivy.Occur.Must, parsed),
+                    (tantivy.Occur.Must, tantivy.Query.const_score_query(only, 0.0)),
+                ]
             )
         searcher = index.searcher()
         result = searcher.search(parsed, k)

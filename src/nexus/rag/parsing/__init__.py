@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nexus.rag.errors import EmptyDocument, FileTooLarge, IngestError
+from nexus.rag.errors import EmptyDocument, FileTooLarge
 from nexus.rag.parsing.detect import decode_text, detect
 from nexus.rag.parsing.document import Block, DocKind, ParsedDocument, blocks_from_paragraphs
 from nexus.rag.parsing.limits import Limits
@@ -49,5 +49,3 @@ def parse(data: bytes, filename: str = "", limits: Limits | None = None) -> Pars
     if not doc.text.strip():
         raise EmptyDocument("the document has no text")
     return doc
-
-

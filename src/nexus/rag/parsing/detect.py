@@ -44,9 +44,13 @@ def _zip_kind(data: bytes) -> DocKind:
     if "word/document.xml" in names:
         return "docx"
     if "xl/workbook.xml" in names:
-        raise UnsupportedType("content is an Excel workbook (.xlsx); supported: PDF, DOCX, HTML, Markdown, text")
+        raise UnsupportedType(
+            "content is an Excel workbook (.xlsx); supported: PDF, DOCX, HTML, Markdown, text"
+        )
     if "ppt/presentation.xml" in names:
-        raise UnsupportedType("content is a PowerPoint deck (.pptx); supported: PDF, DOCX, HTML, Markdown, text")
+        raise UnsupportedType(
+            "content is a PowerPoint deck (.pptx); supported: PDF, DOCX, HTML, Markdown, text"
+        )
     raise UnsupportedType("content is a zip archive; supported: PDF, DOCX, HTML, Markdown, text")
 
 
@@ -70,7 +74,9 @@ def detect(data: bytes, filename: str = "") -> DocKind:
         if head.startswith(magic) and (len(magic) >= 4 or _looks_binary(head) or not _is_utf8(head)):
             raise UnsupportedType(f"content is {what}; supported: PDF, DOCX, HTML, Markdown, text")
     if _looks_binary(head):
-        raise UnsupportedType("content is binary data of an unknown type; supported: PDF, DOCX, HTML, Markdown, text")
+        raise UnsupportedType(
+            "content is binary data of an unknown type; supported: PDF, DOCX, HTML, Markdown, text"
+        )
     stripped = head.lstrip(b"\xef\xbb\xbf")
     if _HTML.match(stripped) or (stripped.lstrip().startswith(b"<") and _HTML_TAGS.search(head)):
         return "html"

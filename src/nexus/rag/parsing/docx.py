@@ -7,7 +7,7 @@ import io
 import zipfile
 
 from nexus.rag.errors import ArchiveBomb, CorruptFile, EmptyDocument
-from nexus.rag.parsing.document import Block, ParsedDocument, clean
+from nexus.rag.parsing.document import Block, BlockKind, ParsedDocument, clean
 from nexus.rag.parsing.limits import Limits
 
 # A member this small cannot hurt whatever its ratio (XML of a short document compresses ~10x).
@@ -71,7 +71,7 @@ def parse_docx(data: bytes, limits: Limits) -> ParsedDocument:
                 if level:
                     blocks.append(Block(text, "heading", level))
                 else:
-                    kind = "list" if "list" in (style or "").lower() else "paragraph"
+                    kind: BlockKind = "list" if "list" in (style or "").lower() else "paragraph"
                     blocks.append(Block(text, kind))
             elif isinstance(item, Table):
                 rows = [" | ".join(clean(cell.text) for cell in row.cells) for row in item.rows]

@@ -5,7 +5,11 @@ from __future__ import annotations
 from nexus.rag.errors import EmptyDocument
 from nexus.rag.parsing.document import Block, BlockKind, ParsedDocument, clean
 
-_CONTAINERS: dict[str, BlockKind] = {"bullet_list_open": "list", "ordered_list_open": "list", "table_open": "table"}
+_CONTAINERS: dict[str, BlockKind] = {
+    "bullet_list_open": "list",
+    "ordered_list_open": "list",
+    "table_open": "table",
+}
 
 
 def parse_markdown(text: str) -> ParsedDocument:

@@ -101,12 +101,17 @@ class EmbeddedVectorStore:
         with self._lock:
             matrix = self._matrix(ns)
             if matrix.size and data.shape[1] != matrix.data.shape[1]:
-                raise VectorStoreError(f"vector dimension {data.shape[1]} != collection's {matrix.data.shape[1]}")
+                raise VectorStoreError(
+                    f"vector dimension {data.shape[1]} != collection's {matrix.data.shape[1]}"
+                )
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 self._conn.executemany(
                     "INSERT OR REPLACE INTO vectors (ns, id, file_id, dim, vec) VALUES (?,?,?,?,?)",
-                    [(ns, r.id, r.file_id, data.shape[1], v.tobytes()) for r, v in zip(records, data, strict=True)],
+                    [
+                        (ns, r.id, r.file_id, data.shape[1], v.tobytes())
+                        for r, v in zip(records, data, strict=True)
+                    ],
                 )
                 self._conn.execute("COMMIT")
             except BaseException:

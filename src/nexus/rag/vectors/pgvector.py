@@ -107,10 +107,14 @@ class PgVectorStore:
         for table in await self._existing_tables():
             async with pool.connection() as conn:
                 if ids:
-                    cur = await conn.execute(f"DELETE FROM {table} WHERE ns = %s AND id = ANY(%s)", (ns, list(ids)))
+                    cur = await conn.execute(
+                        f"DELETE FROM {table} WHERE ns = %s AND id = ANY(%s)", (ns, list(ids))
+                    )
                     removed += cur.rowcount
                 if file_id is not None:
-                    cur = await conn.execute(f"DELETE FROM {table} WHERE ns = %s AND file_id = %s", (ns, file_id))
+                    cur = await conn.execute(
+                        f"DELETE FROM {table} WHERE ns = %s AND file_id = %s", (ns, file_id)
+                    )
                     removed += cur.rowcount
         return removed
 

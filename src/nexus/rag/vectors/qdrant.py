@@ -18,12 +18,18 @@ from nexus.rag.vectors.base import VectorFilter, VectorHit, VectorRecord, Vector
 class QdrantVectorStore:
     name = "qdrant"
 
-    def __init__(self, *, path: str | None = None, url: str | None = None, api_key: str | None = None) -> None:
+    def __init__(
+        self, *, path: str | None = None, url: str | None = None, api_key: str | None = None
+    ) -> None:
         try:
             from qdrant_client import QdrantClient
         except ImportError:
-            raise VectorStoreError("the Qdrant backend needs the optional extra: pip install 'nexus[qdrant]'") from None
-        self._client = QdrantClient(url=url, api_key=api_key) if url else QdrantClient(path=path or ":memory:")
+            raise VectorStoreError(
+                "the Qdrant backend needs the optional extra: pip install 'nexus[qdrant]'"
+            ) from None
+        self._client = (
+            QdrantClient(url=url, api_key=api_key) if url else QdrantClient(path=path or ":memory:")
+        )
         # Local mode is not thread-safe; a server client is, but one lock keeps both simple.
         self._lock = threading.Lock()
 
@@ -48,7 +54,8 @@ class QdrantVectorStore:
         with self._lock:
             if not self._exists(name):
                 self._client.create_collection(
-                    name, vectors_config=models.VectorParams(size=data.shape[1], distance=models.Distance.COSINE)
+                    name,
+                    vectors_config=models.VectorParams(size=data.shape[1], distance=models.Distance.COSINE),
                 )
             self._client.upsert(
                 name,
@@ -69,10 +76,14 @@ class QdrantVectorStore:
                 return 0
             before = self._client.count(name, exact=True).count
             if ids:
-                self._client.delete(name, points_selector=models.PointIdsList(points=[self._point_id(i) for i in ids]))
+                self._client.delete(
+                    name, points_selector=models.PointIdsList(points=[self._point_id(i) for i in ids])
+                )
             if file_id is not None:
                 condition = models.FieldCondition(key="file_id", match=models.MatchValue(value=file_id))
-                self._client.delete(name, points_selector=models.FilterSelector(filter=models.Filter(must=[condition])))
+                self._client.delete(
+                    name, points_selector=models.FilterSelector(filter=models.Filter(must=[condition]))
+                )
             return int(before - self._client.count(name, exact=True).count)
 
     def _drop(self, tenant: str, collection: str) -> None:
@@ -92,7 +103,9 @@ class QdrantVectorStore:
             if not filter.file_ids:
                 return []
             query_filter = models.Filter(
-                must=[models.FieldCondition(key="file_id", match=models.MatchAny(any=sorted(filter.file_ids)))]
+                must=[
+                    models.FieldCondition(key="file_id", match=models.MatchAny(any=sorted(filter.file_ids)))
+                ]
             )
         with self._lock:
             if k <= 0 or not self._exists(name):

@@ -38,7 +38,9 @@ class RagCollections(Repository[RagCollection]):
         return await self.run(stmt.values(embedder=embedder, dim=dim, updated_at=utcnow()))
 
     async def touch(self, collection_id: str) -> int:
-        return await self.run(self.update().where(RagCollection.id == collection_id).values(updated_at=utcnow()))
+        return await self.run(
+            self.update().where(RagCollection.id == collection_id).values(updated_at=utcnow())
+        )
 
     async def remove(self, collection_id: str) -> int:
         # Files go first: SQLite only cascades with foreign keys on, and the intent should not depend on it.
@@ -72,7 +74,9 @@ class RagFiles(Repository[RagFile]):
         )
 
     async def by_hash(self, collection_id: str, content_hash: str) -> RagFile | None:
-        stmt = self.select().where(RagFile.collection_id == collection_id, RagFile.content_hash == content_hash)
+        stmt = self.select().where(
+            RagFile.collection_id == collection_id, RagFile.content_hash == content_hash
+        )
         found = await self.all(stmt.limit(1))
         return found[0] if found else None
 

@@ -53,7 +53,10 @@ def upgrade() -> None:
         sa.UniqueConstraint("collection_id", "content_hash", name="uq_rag_files_collection_hash"),
     )
     op.create_index(
-        "ix_rag_files_tenant_collection", "rag_files", ["tenant_id", "collection_id", "created_at"], unique=False
+        "ix_rag_files_tenant_collection",
+        "rag_files",
+        ["tenant_id", "collection_id", "created_at"],
+        unique=False,
     )
 
 
