@@ -137,3 +137,35 @@ async def test_embedded_store_is_durable(tmp_path: Path) -> None:
         assert [h.id for h in await again.search("t1", "c1", _unit(0, 1, 0), k=1)] == ["a-1"]
     finally:
         await again.close()
+
+
+async def test_large_collections_use_the_ivf_with_high_recall(tmp_path: Path) -> None:
+    from nexus.rag.vectors import embedded
+
+    rng = np.random.default_rng(1)
+    n, dim = embedded.IVF_MIN + 5000, 32
+    centres = rng.standard_normal((200, dim))
+    data = centres[rng.integers(0, 200, n)] + 0.3 * rng.standard_normal((n, dim))
+    data = (data / np.linalg.norm(data, axis=1, keepdims=True)).astype(np.float32)
+    store = EmbeddedVectorStore(tmp_path / "v.db")
+    try:
+        await store.upsert("t", "c", [VectorRecord(f"r{i}", f"f{i % 50}", v) for i, v in enumerate(data)])
+        queries = data[rng.choice(n, 30)] + 0.05 * rng.standard_normal((30, dim)).astype(np.float32)
+        recall = []
+        for q in queries:
+            exact = set(np.argsort(-(data @ q))[:10].tolist())
+            got = {int(h.id[1:]) for h in await store.search("t", "c", q, 10)}
+            recall.append(len(exact & got) / 10)
+        assert store._cache[next(iter(store._cache))].ivf is not None
+        assert np.mean(recall) >= 0.9
+        # Removals and replacements reach the IVF too.
+        top = (await store.search("t", "c", queries[0], 1))[0].id
+        await store.delete("t", "c", ids=[top])
+        assert top not in {h.id for h in await store.search("t", "c", queries[0], 10)}
+        await store.upsert("t", "c", [VectorRecord("r1", "f1", queries[1] / np.linalg.norm(queries[1]))])
+        assert (await store.search("t", "c", queries[1], 1))[0].id == "r1"
+        # A filtered search is exact.
+        hits = await store.search("t", "c", queries[2], 5, filter=VectorFilter(frozenset({"f3"})))
+        assert hits and all(h.file_id == "f3" for h in hits)
+    finally:
+        await store.close()

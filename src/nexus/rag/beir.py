@@ -133,24 +133,12 @@ def training_data(
 ) -> tuple[list[str], list[np.ndarray], list[np.ndarray]]:
     """Per judged query: the reranker's feature rows of its fused candidates and their relevance."""
     from nexus.rag.features import featurize
-    from nexus.rag.fusion import Candidate
 
     qids = sorted(q for q in queries if q in qrels and q in hits)
     feats = []
     labels = []
     for q in qids:
-        candidates = [
-            Candidate(
-                h.chunk.id,
-                h.chunk.file_id,
-                h.lexical_rank,
-                h.lexical_score,
-                h.vector_rank,
-                h.vector_score,
-                h.fused,
-            )
-            for h in hits[q]
-        ]
+        candidates = [h.candidate() for h in hits[q]]
         feats.append(featurize(queries[q], candidates, [h.chunk for h in hits[q]]))
         labels.append(np.array([qrels[q].get(h.chunk.file_id, 0) for h in hits[q]], dtype=np.float32))
     return qids, feats, labels

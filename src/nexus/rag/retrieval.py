@@ -42,6 +42,18 @@ class Hit:
     vector_rank: int | None = None
     vector_score: float | None = None
 
+    def candidate(self) -> Candidate:
+        """Back to the fusion record (the reranker's features are computed from it)."""
+        return Candidate(
+            self.chunk.id,
+            self.chunk.file_id,
+            self.lexical_rank,
+            self.lexical_score,
+            self.vector_rank,
+            self.vector_score,
+            self.fused,
+        )
+
 
 @dataclass(slots=True)
 class Timings:
@@ -125,18 +137,7 @@ class Retriever:
         tail = list(hits[self.config.rerank_depth :])
         if not head or isinstance(self.reranker, PassThrough):
             return list(hits)
-        candidates = [
-            Candidate(
-                h.chunk.id,
-                h.chunk.file_id,
-                h.lexical_rank,
-                h.lexical_score,
-                h.vector_rank,
-                h.vector_score,
-                h.fused,
-            )
-            for h in head
-        ]
+        candidates = [h.candidate() for h in head]
         scores = self.reranker.score(featurize(query, candidates, [h.chunk for h in head]))
         order = np.argsort(-scores, kind="stable")
         ranked = [_with_score(head[i], float(scores[i])) for i in order]
