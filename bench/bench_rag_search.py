@@ -98,7 +98,7 @@ async def main() -> None:
         print(f"search (end to end)  {_pct(full)}")
         print(f"  query embedding    {_pct(embed)}")
         print(f"  BM25 (Tantivy)     {_pct(bm25)}")
-        print(f"  vectors (exact)    {_pct(dense)}")
+        print(f"  vectors            {_pct(dense)}")
         print(
             f"peak RSS {_rss_mb():.0f} MB (before building: {base_rss:.0f} MB); vectors {args.chunks * dim * 4 / 2**20:.0f} MB float32"
         )

@@ -100,7 +100,6 @@ async def test_delete_removes_every_trace_from_both_indexes(rag: RagService) -> 
     await rag.delete_file(ALICE, c.id, gone)
 
     lexical = await rag.c.lexical.search("alice", c.id, "fresnel lens diaphone", 50)
-    assert lexical and {h.id.rsplit("-", 1)[0] for h in lexical} == {keep} or not lexical
     assert all(not h.id.startswith(gone) for h in lexical)
     qvec = await rag.c.retriever.embed_query("fresnel lens")
     assert all(h.file_id != gone for h in await rag.c.vectors.search("alice", c.id, qvec, 50))

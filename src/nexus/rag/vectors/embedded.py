@@ -48,7 +48,9 @@ class _Ivf:
         self.index.add_with_ids(vectors, keys)
 
     def remove(self, keys: np.ndarray) -> None:
-        self.index.remove_ids(keys)
+        import faiss
+
+        self.index.remove_ids(faiss.IDSelectorBatch(keys))
 
     def search(self, query: np.ndarray, k: int) -> np.ndarray:
         _, found = self.index.search(query.reshape(1, -1), k)
