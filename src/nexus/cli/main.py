@@ -48,5 +48,9 @@ from nexus.cli import ui as _ui  # noqa: E402  (ui)
 
 app.command("ui")(_ui.ui_cmd)
 
+from nexus.cli.rag import rag_app  # noqa: E402  (rag)
+
+app.add_typer(rag_app, name="rag")
+
 if __name__ == "__main__":
     app()

@@ -64,6 +64,23 @@ class Settings(BaseSettings):
     accounting_flush_s: float = Field(default=1.0, gt=0, le=1.0)
     accounting_queue_max: int = 10_000
 
+    # --- documents (RAG): nexus.rag ---
+    # Vector store: embedded (SQLite + exact search, no server) | pgvector | qdrant (extra nexus[qdrant]).
+    rag_vector_store: Literal["embedded", "pgvector", "qdrant"] = "embedded"
+    # pgvector's database (libpq or SQLAlchemy URL); None = NEXUS_DATABASE_URL when that is PostgreSQL.
+    rag_pgvector_url: str | None = None
+    rag_pgvector_schema: str = "public"
+    # Qdrant: a server URL, else local mode in <data_dir>/rag/qdrant.
+    rag_qdrant_url: str | None = None
+    rag_max_file_bytes: int = 50 * 1024 * 1024
+    rag_max_pages: int = 2000
+    rag_chunk_tokens: int = 200
+    rag_chunk_overlap: int = 30
+    # A trained reranker (`nexus rag train-reranker`); None = the fused order.
+    rag_reranker: Path | None = None
+    # Grounded nexus-auto: retrieval slower than this is dropped and the answer says so.
+    rag_retrieval_budget_s: float = 2.0
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
