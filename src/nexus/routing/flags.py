@@ -11,6 +11,8 @@ from nexus.routing.base import Classification, Complexity, Domain
 from nexus.routing.subtasks import split_subtasks
 
 _WORD = re.compile(r"[a-zA-Z']+")
+# Numbers and arithmetic are content: "what is 2+2?" is a complete question, not a vague reference.
+_CONTENT_SYMBOL = re.compile(r"\d|[+*/^=%√∫∑]")
 
 # ---- ambiguity: a short line whose every word is a pronoun, a generic verb or filler --------------------
 _REFERENT_WORDS = {
@@ -188,7 +190,7 @@ def is_ambiguous(text: str) -> bool:
     if stripped in _STANDALONE_AMBIGUOUS:
         return True
     words = _WORD.findall(stripped)
-    if not words or len(words) > 8:
+    if not words or len(words) > 8 or _CONTENT_SYMBOL.search(stripped):
         return False
     content = [w for w in words if w not in _GENERIC_WORDS and w not in _REFERENT_WORDS]
     return not content and any(w in _REFERENT_WORDS or w in _GENERIC_WORDS for w in words)
@@ -233,7 +235,9 @@ def complexity(text: str, domain: Domain, subtasks: int) -> Complexity:
     return "simple"
 
 
-def annotate(text: str, domain: Domain, scores: dict[str, float], method: str) -> Classification:
+def annotate(
+    text: str, domain: Domain, scores: dict[str, float], method: str, uncertain: bool = False
+) -> Classification:
     """Build the full Classification around a domain decision (shared by every classifier backend)."""
     ambiguous = is_ambiguous(text)
     subtasks = [] if ambiguous else split_subtasks(text)
@@ -251,6 +255,7 @@ def annotate(text: str, domain: Domain, scores: dict[str, float], method: str) -
         can_self_answer=can_self_answer,
         ambiguous=ambiguous,
         critical=critical,
+        uncertain=uncertain,
         subtasks=subtasks,
         domain_scores=scores,
         method=method,

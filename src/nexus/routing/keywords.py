@@ -1,4 +1,4 @@
-"""Keyword evidence per domain: the fallback classifier when embeddings fail, and cheap lexical features.
+"""Keyword evidence per domain: the fallback classifier when embeddings fail, and lexical features.
 
 Each domain is a weighted list of regular expressions; a text's score per domain is the sum of the weights
 that match. Adding a cue is a one-line change to `_CUES`.
@@ -6,10 +6,7 @@ that match. Adding a cue is a one-line change to `_CUES`.
 
 from __future__ import annotations
 
-import math
 import re
-
-import numpy as np
 
 from nexus.routing.base import Classification, Domain
 
@@ -98,22 +95,6 @@ _COMPILED = {
 
 def keyword_scores(text: str) -> dict[Domain, float]:
     return {d: sum(w for rx, w in cues if rx.search(text)) for d, cues in _COMPILED.items()}
-
-
-def lexical_features(text: str) -> np.ndarray:
-    """Keyword scores plus shape cues (symbols, digits, length, lines): cheap extra inputs for the model."""
-    scores = keyword_scores(text)
-    n = max(len(text), 1)
-    symbols = sum(1 for c in text if c in "{}[]();=<>_/\\#*`|")
-    digits = sum(1 for c in text if c.isdigit())
-    shape = [
-        symbols / n,
-        digits / n,
-        math.log1p(len(text.split())) / 6.0,
-        math.log1p(text.count("\n")) / 4.0,
-        1.0 if "?" in text else 0.0,
-    ]
-    return np.asarray([scores[d] / 3.0 for d in DOMAINS] + shape, dtype=np.float32)
 
 
 class KeywordClassifier:
