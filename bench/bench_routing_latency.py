@@ -60,7 +60,8 @@ def start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
     from nexus.testing.gateway import free_port
 
     port = free_port()
-    env = {**os.environ, "NEXUS_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1"}
+    # Auth off: the figure is the routing decision plus HTTP, not key verification.
+    env = {**os.environ, "NEXUS_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1", "NEXUS_AUTH": "off"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "nexus.cli.main", "serve", "--demo", "--no-ui", "--port", str(port)],
         env=env,
@@ -227,6 +228,37 @@ def hundred_k(router: object) -> None:
     print(f"  full decision with {len(snap)} prototypes: p50 {pct(timings, 50):.2f} ms  p99 {pct(timings, 99):.2f} ms")
 
 
+def contention() -> float:
+    """Milliseconds for a fixed pure-Python loop (about 12 ms on an idle core of these machines): the
+    factor by which other processes slow everything below."""
+    t0 = time.perf_counter()
+    sum(range(10**6))
+    return (time.perf_counter() - t0) * 1000
+
+
+def budget_ab(texts: list[str]) -> None:
+    """Embedding cost of long prompts at the old 256-token budget vs the routing budget, interleaved."""
+    from nexus.embeddings.shared import EmbeddingSettings, get_embedder, routing_view
+
+    shared = get_embedder()
+    inner = getattr(shared, "inner", shared)
+    if not hasattr(inner, "budgeted"):
+        return
+    old, new = inner.budgeted(256), routing_view(shared, EmbeddingSettings()).inner  # type: ignore[attr-defined]
+    longs = [t for t in texts if len(t) > 1000][:60]
+    a: list[float] = []
+    b: list[float] = []
+    for text in longs:
+        for embedder, out in ((old, a), (new, b)):
+            t0 = time.perf_counter()
+            embedder.embed([text + " ~"])
+            out.append((time.perf_counter() - t0) * 1000)
+    print(
+        f"\nembedding {len(longs)} prompts > 1,000 chars, interleaved: 256 tokens p50 {pct(a, 50):.1f} / p99 "
+        f"{pct(a, 99):.1f} ms; {new.max_tokens} tokens p50 {pct(b, 50):.1f} / p99 {pct(b, 99):.1f} ms"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--skip-http", action="store_true")
@@ -234,10 +266,15 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=2000)
     args = parser.parse_args()
     texts = prompts(args.prompts)
-    print(f"{len(texts)} prompts, {min(map(len, texts))}–{max(map(len, texts))} chars; machine load {os.getloadavg()}")
+    print(
+        f"{len(texts)} prompts, {min(map(len, texts))}–{max(map(len, texts))} chars; load average "
+        f"{os.getloadavg()[0]:.1f}; reference loop {contention():.0f} ms (≈12 ms on an idle core)"
+    )
     if not args.skip_http:
         http_bench(texts, args.requests)
     in_process(texts, args.requests)
+    budget_ab(texts)
+    print(f"reference loop at the end: {contention():.0f} ms")
     return 0
 
 

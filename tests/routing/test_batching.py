@@ -1,5 +1,5 @@
-"""Micro-batching: concurrent callers share model calls and each gets its own vector; failures reach
-every waiting caller and the worker survives them."""
+"""Micro-batching: concurrent callers share model calls and each gets its own vector; a lone call runs
+in its own thread; failures reach the callers of that batch only."""
 
 from __future__ import annotations
 
@@ -43,17 +43,27 @@ def test_concurrent_callers_share_batches_and_get_their_own_vectors() -> None:
     assert sum(inner.calls) == 64
     assert len(inner.calls) < 64 and max(inner.calls) > 1  # fewer model calls than requests
     assert max(inner.calls) <= 16
-    batcher.close()
 
 
-def test_failure_reaches_the_waiting_callers_and_the_worker_survives() -> None:
+def test_a_lone_call_runs_in_the_callers_thread() -> None:
+    seen: list[str] = []
+
+    class Where(HashingEmbedder):
+        def embed(self, texts: list[str]) -> np.ndarray:
+            seen.append(threading.current_thread().name)
+            return super().embed(texts)
+
+    EmbeddingBatcher(Where(16)).embed_one("alone")
+    assert seen == [threading.current_thread().name]  # no hand-off to another thread
+
+
+def test_failure_reaches_the_waiting_callers_and_later_batches_run() -> None:
     inner = SlowCounting()
     batcher = EmbeddingBatcher(inner)
     inner.fail_next = True
     with pytest.raises(RuntimeError, match="model down"):
         batcher.embed_one("first")
     assert batcher.embed_one("second").shape == (64,)
-    batcher.close()
 
 
 async def test_coroutines_await_the_same_batches() -> None:
@@ -62,4 +72,3 @@ async def test_coroutines_await_the_same_batches() -> None:
     vectors = await asyncio.gather(*(batcher.aembed(f"q{i}") for i in range(20)))
     assert np.allclose(np.stack(vectors), HashingEmbedder(64).embed([f"q{i}" for i in range(20)]))
     assert len(inner.calls) < 20
-    batcher.close()
