@@ -75,12 +75,16 @@ def main() -> int:
             results[f"mean({a}, {b})"] = (results[a] + results[b]) / 2
 
     print(f"\nleave-one-family-out (target: {models[best]}'s {best_q:.4f} at ≤ ${best_p / 2:.3f}):")
-    print(f"  {'candidate':48s} {'$ to match':>10s} {'q @ ≤50%':>9s} {'APGR':>6s} {'CPT50':>6s} {'CPT80':>6s}")
+    print(
+        f"  {'candidate':48s} {'$ to match':>10s} {'q @ ≤50%':>9s} {'APGR':>6s} {'CPT50':>6s} {'CPT80':>6s}"
+    )
     rows = []
     for name, pred in results.items():
         curve = le.cost_quality_curve(pred, y, price)
         apgr, c50, c80 = le.binary_routing(pred, y, best, weak)
-        rows.append((name, le.price_to_match(curve, best_q), le.quality_at_price(curve, best_p / 2), apgr, c50, c80))
+        rows.append(
+            (name, le.price_to_match(curve, best_q), le.quality_at_price(curve, best_p / 2), apgr, c50, c80)
+        )
     rows.sort(key=lambda r: (-r[2], r[1]))
     for name, p, q, apgr, c50, c80 in rows[:12]:
         print(f"  {name[:48]:48s} {p:10.3f} {q:9.4f} {apgr:6.3f} {100 * c50:5.1f}% {100 * c80:5.1f}%")

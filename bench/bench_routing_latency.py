@@ -53,7 +53,9 @@ def by_bucket(texts: list[str], timings: list[float]) -> None:
     for lo, hi in BUCKETS:
         sel = [t for p, t in zip(texts, timings, strict=True) if lo <= len(p) < hi]
         if sel:
-            print(f"  {lo:>5}–{hi - 1:<5} chars ({len(sel):4d}): p50 {pct(sel, 50):6.2f} ms  p99 {pct(sel, 99):6.2f} ms")
+            print(
+                f"  {lo:>5}–{hi - 1:<5} chars ({len(sel):4d}): p50 {pct(sel, 50):6.2f} ms  p99 {pct(sel, 99):6.2f} ms"
+            )
 
 
 def start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
@@ -178,7 +180,9 @@ def in_process(texts: list[str], requests: int) -> None:
             if router.batcher:
                 b, n = router.batcher.batches - before[0], router.batcher.items - before[1]
                 mean = n / max(b, 1)
-            print(f"  adecide at concurrency {concurrency:2d}: {rate:6.0f} decisions/s (mean batch {mean:.1f})")
+            print(
+                f"  adecide at concurrency {concurrency:2d}: {rate:6.0f} decisions/s (mean batch {mean:.1f})"
+            )
 
         print("in-process Router.adecide (micro-batched):")
         for c in (1, 8, 32):
@@ -192,7 +196,9 @@ def hundred_k(router: object) -> None:
     from nexus.routing.router import Router
 
     assert isinstance(router, Router) and router.prototypes is not None and router.embedder is not None
-    queries = [f"{q} #{i}" for i, q in enumerate(["refactor this class", "what is 17% of 300", "hi there"] * 70)]
+    queries = [
+        f"{q} #{i}" for i, q in enumerate(["refactor this class", "what is 17% of 300", "hi there"] * 70)
+    ]
     qv = router.embedder.embed(queries)
     # Realistic geometry: prototypes near real prompts (query vectors plus noise), not uniform noise.
     rng = np.random.default_rng(0)
@@ -205,7 +211,9 @@ def hundred_k(router: object) -> None:
     router.prototypes.add_many([(model, f"synthetic {i}") for i in range(n)], vectors=vecs, persist=False)
     router.prototypes.prepare_index()
     snap = router.prototypes.snapshot()
-    print(f"\n{len(snap)} prototypes: added and indexed in {time.perf_counter() - t0:.1f} s ({snap.index.kind(len(snap)) if snap.index else 'exact'})")
+    print(
+        f"\n{len(snap)} prototypes: added and indexed in {time.perf_counter() - t0:.1f} s ({snap.index.kind(len(snap)) if snap.index else 'exact'})"
+    )
     for label, use_index in (("exact", False), ("approximate", True)):
         timings = []
         for q in qv:
@@ -216,7 +224,11 @@ def hundred_k(router: object) -> None:
         print(f"  KNN vote, {label:11s}: p50 {pct(timings, 50):.2f} ms  p99 {pct(timings, 99):.2f} ms")
     recall = []
     for q in qv[:100]:
-        got, _ = snap.index.search(snap.matrix, q, 5, snap.version) if snap.index else exact_top_k(snap.matrix, q, 5)
+        got, _ = (
+            snap.index.search(snap.matrix, q, 5, snap.version)
+            if snap.index
+            else exact_top_k(snap.matrix, q, 5)
+        )
         want, _ = exact_top_k(snap.matrix, q, 5)
         recall.append(len(set(got.tolist()) & set(want.tolist())) / 5)
     print(f"  recall@5 of the approximate index vs exact: {np.mean(recall):.3f}")
@@ -225,7 +237,9 @@ def hundred_k(router: object) -> None:
         t0 = time.perf_counter()
         router.decide(q + " (100k)")
         timings.append((time.perf_counter() - t0) * 1000)
-    print(f"  full decision with {len(snap)} prototypes: p50 {pct(timings, 50):.2f} ms  p99 {pct(timings, 99):.2f} ms")
+    print(
+        f"  full decision with {len(snap)} prototypes: p50 {pct(timings, 50):.2f} ms  p99 {pct(timings, 99):.2f} ms"
+    )
 
 
 def contention() -> float:

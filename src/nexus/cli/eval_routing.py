@@ -61,7 +61,9 @@ def evaluate_classifier(
     task = progress.add_task("embedding", total=None) if progress else None
     x = features(embedder, [e.prompt for e in train], embed_cached(embedder, [e.prompt for e in train]))
     ex = (
-        features(embedder, [e.prompt for e in evaluation], embed_cached(embedder, [e.prompt for e in evaluation]))
+        features(
+            embedder, [e.prompt for e in evaluation], embed_cached(embedder, [e.prompt for e in evaluation])
+        )
         if evaluation
         else None
     )
@@ -156,15 +158,21 @@ def render_classifier_report(report: dict[str, Any], console: Console) -> None:
 
 @eval_app.command("routing")
 def eval_routing_cmd(
-    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the report as JSON here.")] = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Also write the report as JSON here.")
+    ] = None,
     datasets: Annotated[
         Path | None,
-        typer.Option(help="shared datasets dir with domains/real_shaped_train.jsonl (or NEXUS_DATASETS_DIR)."),
+        typer.Option(
+            help="shared datasets dir with domains/real_shaped_train.jsonl (or NEXUS_DATASETS_DIR)."
+        ),
     ] = None,
     budget: Annotated[
         int | None, typer.Option(help="Embed this many tokens of each prompt (default: the routing budget).")
     ] = None,
-    classifier_only: Annotated[bool, typer.Option("--classifier-only", help="Skip the routing suite.")] = False,
+    classifier_only: Annotated[
+        bool, typer.Option("--classifier-only", help="Skip the routing suite.")
+    ] = False,
 ) -> None:
     """Evaluate the domain classifier (leave-one-source-out per source and label, held-out suites,
     calibration, latency) and the router on the authored routing suite."""
@@ -172,7 +180,9 @@ def eval_routing_cmd(
 
     from nexus.config.settings import get_settings
 
-    datasets = datasets or (Path(os.environ["NEXUS_DATASETS_DIR"]) if os.environ.get("NEXUS_DATASETS_DIR") else None)
+    datasets = datasets or (
+        Path(os.environ["NEXUS_DATASETS_DIR"]) if os.environ.get("NEXUS_DATASETS_DIR") else None
+    )
     console = Console()
     with Progress(console=console, transient=True) as progress:
         report = evaluate_classifier(datasets=datasets, budget=budget, progress=progress)
@@ -183,8 +193,11 @@ def eval_routing_cmd(
 
         with Progress(console=console, transient=True) as progress:
             routing = evaluate_router_suite(
-                progress=progress, chart=Path(get_settings().data_dir) / "reports" / "routing_cost_quality.png"
+                progress=progress,
+                chart=Path(get_settings().data_dir) / "reports" / "routing_cost_quality.png",
             )
         render_router_report(routing, console)
     if json_out:
-        json_out.write_text(json.dumps({"classifier": report, "routing": routing}, indent=2), encoding="utf-8")
+        json_out.write_text(
+            json.dumps({"classifier": report, "routing": routing}, indent=2), encoding="utf-8"
+        )

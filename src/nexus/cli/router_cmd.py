@@ -32,9 +32,10 @@ def _fail(message: str) -> typer.Exit:
 
 
 def _embedder() -> Embedder:
-    from nexus.embeddings.shared import get_embedder
+    # The routing view (its token budget): a learned router must see prompts as decide() embeds them.
+    from nexus.embeddings.shared import get_routing_embedder
 
-    return get_embedder(get_settings())
+    return get_routing_embedder(get_settings())
 
 
 @contextmanager
@@ -58,7 +59,9 @@ def _progress(label: str) -> Iterator[object]:
 def embed_texts(texts: list[str], label: str = "embedding") -> tuple[Embedder, object]:
     """Embed with the shared embedder and the on-disk cache, showing a progress bar."""
     embedder = _embedder()
-    cache = get_settings().data_dir / "router" / "embeddings"
+    from nexus.embeddings.cache import embedder_key
+
+    cache = get_settings().data_dir / "router" / "embeddings" / embedder_key(embedder)
     with _progress(label) as update:
         vecs = embed_cached(embedder, texts, cache, progress=update)  # type: ignore[arg-type]
     return embedder, vecs

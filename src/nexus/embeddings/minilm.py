@@ -14,6 +14,7 @@ retrieval a larger one).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import threading
@@ -125,7 +126,7 @@ class MiniLMEmbedder:
 
     @property
     def precision(self) -> str:
-        """"fp32" or "int8" once loaded (the measured choice under "auto"); "" before."""
+        """ "fp32" or "int8" once loaded (the measured choice under "auto"); "" before."""
         return self._state.precision
 
     @property
@@ -178,7 +179,7 @@ class MiniLMEmbedder:
                 fp32 = self._ensure_fp32()
                 if precision == "int8":
                     int8 = onnx_path(True, self._cache_dir)
-                    paths["int8"] = ensure_artifact(int8, lambda tmp, src=fp32: _quantize(src, tmp))
+                    paths["int8"] = ensure_artifact(int8, functools.partial(_quantize, fp32))
                 else:
                     paths["fp32"] = fp32
             except Exception:  # no `onnx` package or an exporter change: torch still works
@@ -190,7 +191,7 @@ class MiniLMEmbedder:
         threads = sorted({1, self._threads}) if self.requested_threads is None else [self._threads]
         candidates = [(p, t) for p in paths for t in threads]
         if len(candidates) == 1:
-            (precision, count), = candidates
+            ((precision, count),) = candidates
             state.precision, state.threads = precision, count
             return self._session(paths[precision], count)
         runners = {(p, t): self._session(paths[p], t) for p, t in candidates}

@@ -17,7 +17,6 @@ from collections.abc import Callable
 from typing import Literal
 
 from pydantic import Field
-
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from nexus.config.settings import Settings, get_settings

@@ -40,15 +40,15 @@ _CODE: dict[str, list[str]] = {
     ],
     "go": [
         "func (s *{N}Store) {V}(ctx context.Context, id int64) (*{N}, error) {{\n"
-        "\trow := s.db.QueryRowContext(ctx, \"SELECT id, name FROM {n}s WHERE id = $1\", id)\n"
+        '\trow := s.db.QueryRowContext(ctx, "SELECT id, name FROM {n}s WHERE id = $1", id)\n'
         "\tvar x {N}\n\tif err := row.Scan(&x.ID, &x.Name); err != nil {{\n\t\treturn nil, err\n\t}}\n"
         "\treturn &x, nil\n}}\n",
-        "type {N} struct {{\n\tID   int64  `json:\"id\"`\n\tName string `json:\"name\"`\n}}\n",
+        'type {N} struct {{\n\tID   int64  `json:"id"`\n\tName string `json:"name"`\n}}\n',
     ],
     "java": [
         "public class {N}Controller {{\n    private final {N}Repository repository;\n\n"
         "    public {N} {v}(Long id) {{\n        return repository.findById(id)\n"
-        "            .orElseThrow(() -> new NotFoundException(\"{n} \" + id));\n    }}\n}}\n",
+        '            .orElseThrow(() -> new NotFoundException("{n} " + id));\n    }}\n}}\n',
     ],
     "rust": [
         "pub fn {v}_{n}(input: &str) -> Result<Vec<{N}>, Error> {{\n    let mut out = Vec::new();\n"
@@ -133,9 +133,18 @@ _ASKS: dict[Domain, list[tuple[str, str]]] = {
         ("science", "Erkläre mir das genauer."),
     ],
     "math": [
-        ("personal", "If the savings earned 4% compounded monthly, what would they be worth in 3 years? Show the calculation."),
-        ("business", "If adoption grows 12% per month from 400 subscribers, when do we pass 2,000? Solve it."),
-        ("personal", "What is the monthly payment on a 15,000 loan at 6.9% over 48 months? Show the formula."),
+        (
+            "personal",
+            "If the savings earned 4% compounded monthly, what would they be worth in 3 years? Show the calculation.",
+        ),
+        (
+            "business",
+            "If adoption grows 12% per month from 400 subscribers, when do we pass 2,000? Solve it.",
+        ),
+        (
+            "personal",
+            "What is the monthly payment on a 15,000 loan at 6.9% over 48 months? Show the formula.",
+        ),
     ],  # fmt: skip
     "reasoning": [
         ("business", "Using only these facts, which conclusion follows logically, and which does not?"),

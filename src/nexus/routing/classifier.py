@@ -83,5 +83,6 @@ class Classifier:
             log.warning("embedding classifier failed, using keywords: %s", exc)
             return [self.keywords.classify(t) for t in texts]
         return [
-            annotate(t, d, s, method="embedding", uncertain=u) for t, (d, s, u) in zip(texts, decided, strict=True)
+            annotate(t, d, s, method="embedding", uncertain=u)
+            for t, (d, s, u) in zip(texts, decided, strict=True)
         ]

@@ -77,7 +77,9 @@ def leave_one_source_out(
     classes: tuple[str, ...] = ()
     for source in held:
         test = sources == source
-        model = fit(train_x[~test], [labels[i] for i in np.flatnonzero(~test)], weights[~test], embedder, **fit_kwargs)
+        model = fit(
+            train_x[~test], [labels[i] for i in np.flatnonzero(~test)], weights[~test], embedder, **fit_kwargs
+        )
         classes = model.classes
         out = model.logits(train_x[test])
         guessed = [model.classes[i] for i in out.argmax(axis=1)]
@@ -96,7 +98,7 @@ def leave_one_source_out(
         ev_sources = np.array([e.source for e in evaluation])
         guessed_all = [full.classes[i] for i in full.logits(eval_x).argmax(axis=1)]
         for source in sorted(set(ev_sources)):
-            idx = np.flatnonzero(ev_sources == source)
+            idx = [int(i) for i in np.flatnonzero(ev_sources == source)]
             truth = [evaluation[i].domain for i in idx]
             guessed = [guessed_all[i] for i in idx]
             per_source[source] = scores(truth, guessed)

@@ -77,9 +77,7 @@ class DomainModel:
     def load(cls, path: Path) -> DomainModel:
         with np.load(path) as f:
             classes = tuple(str(c) for c in f["classes"])
-            extra = {
-                name: float(f[name]) for name in ("temperature", "uncertain_below") if name in f.files
-            }
+            extra = {name: float(f[name]) for name in ("temperature", "uncertain_below") if name in f.files}
             data_hash = str(f["data_hash"]) if "data_hash" in f.files else ""
             return cls(f["coef"], f["intercept"], classes, str(f["embedder"]), data_hash, **extra)  # type: ignore[arg-type]
 
@@ -145,7 +143,7 @@ def _safe(name: str) -> str:
 
 
 def training_data_hash(files: Sequence[str] = TRAINING_FILES) -> str:
-    from nexus.routing import augment, features
+    from nexus.routing import augment, features, keywords
 
     recipe = (
         f"{RECIPE};w={sorted(SOURCE_WEIGHTS.items())};r={REAL_SHAPED_WEIGHT};b={BENCHMARK_WEIGHT};"
@@ -154,8 +152,8 @@ def training_data_hash(files: Sequence[str] = TRAINING_FILES) -> str:
     digest = hashlib.sha256(recipe.encode())
     for name in files:
         digest.update((DATA_DIR / name).read_bytes())
-    # The generators and the feature code are part of what the weights were trained on.
-    for module in (augment, features):
+    # The generators and the feature code (keyword cues included) are part of what the weights learned.
+    for module in (augment, features, keywords):
         digest.update(Path(module.__file__ or "").read_bytes())
     return digest.hexdigest()[:16]
 
@@ -193,7 +191,9 @@ def load_or_train(embedder: Embedder) -> DomainModel:
         model = DomainModel.load(shipped)
         if _usable(model, embedder):
             return model
-    path = cache_root() / "classifier" / f"classifier-{_safe(embedder_key(embedder))}-{training_data_hash()}.npz"
+    path = (
+        cache_root() / "classifier" / f"classifier-{_safe(embedder_key(embedder))}-{training_data_hash()}.npz"
+    )
     ensure_artifact(path, lambda tmp: train(embedder).save(tmp))
     return DomainModel.load(path)
 

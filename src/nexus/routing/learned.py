@@ -81,7 +81,9 @@ class LearnedRouter:
         x = np.asarray(x, dtype=np.float32)
         y = np.asarray(y, dtype=np.float32)
         table = (
-            cross_validate(x, y, candidates, folds=folds, seed=seed, groups=groups) if len(candidates) > 1 else []
+            cross_validate(x, y, candidates, folds=folds, seed=seed, groups=groups)
+            if len(candidates) > 1
+            else []
         )
         best = (
             max(table, key=lambda r: (r["routed_score"], -r["mse"]))["candidate"] if table else candidates[0]
@@ -218,7 +220,13 @@ def cross_validate(
 
 
 def out_of_fold_predictions(
-    x: np.ndarray, y: np.ndarray, cand: Candidate, *, folds: int = 5, seed: int = 0, groups: list[str] | None = None
+    x: np.ndarray,
+    y: np.ndarray,
+    cand: Candidate,
+    *,
+    folds: int = 5,
+    seed: int = 0,
+    groups: list[str] | None = None,
 ) -> np.ndarray:
     """Predictions for every row from a model that never saw it (nor, with groups, its family)."""
     pred = np.empty_like(y)

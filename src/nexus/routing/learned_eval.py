@@ -39,7 +39,9 @@ def infer_families(
     return [Counter(raw[max(0, i - half) : i + half + 1]).most_common(1)[0][0] for i in range(len(raw))]
 
 
-def leave_family_out(x: np.ndarray, y: np.ndarray, families: Sequence[str], fit_predict: FitPredict) -> np.ndarray:
+def leave_family_out(
+    x: np.ndarray, y: np.ndarray, families: Sequence[str], fit_predict: FitPredict
+) -> np.ndarray:
     """Predictions for every row from a model fitted without any row of its family."""
     fam = np.asarray(families)
     pred = np.empty_like(y, dtype=np.float64)

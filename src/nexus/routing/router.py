@@ -25,8 +25,8 @@ import numpy as np
 from nexus.config.catalogue import Catalogue
 from nexus.config.settings import Settings
 from nexus.routing import explain, knn
-from nexus.routing.batching import EmbeddingBatcher, shared_batcher
 from nexus.routing.base import Classification, Decision, Embedder, Explanation, ModelScore, RouteContext
+from nexus.routing.batching import EmbeddingBatcher, shared_batcher
 from nexus.routing.learned import LearnedRouter, LearnedRouterError, learned_dir
 from nexus.routing.policy import (
     ErrorTracker,
@@ -159,7 +159,6 @@ class Router:
         """Keep the live latency and failure estimates across a rebuild (catalogue reload)."""
         self.latency, self.errors = previous.latency, previous.errors
 
-
     def set_available(self, model_ids: Iterable[str]) -> None:
         with self._lock:
             self._available = set(model_ids)
@@ -233,11 +232,7 @@ class Router:
         if chosen is None:
             return None
         try:
-            if (
-                vec is not None
-                and isinstance(chosen, VectorClassifier)
-                and chosen.embedder is self.embedder
-            ):
+            if vec is not None and isinstance(chosen, VectorClassifier) and chosen.embedder is self.embedder:
                 return chosen.classify(text, vec)
             return chosen.classify(text)
         except Exception:  # the classifier's own embedder may be the one that failed
@@ -262,7 +257,14 @@ class Router:
         lat = {m: self.latency.get(m) or 0.0 for m in cat.ids}
         errors = self.errors.rates()
         ranked = utilities(
-            quality, self.cost_norm, normalise(lat), candidates, lam, self.latency_weight, errors, self.error_weight
+            quality,
+            self.cost_norm,
+            normalise(lat),
+            candidates,
+            lam,
+            self.latency_weight,
+            errors,
+            self.error_weight,
         )
         rule, model = self._rule(ranked, cls_out, vote, predicted, fallback, ctx)
 
@@ -289,7 +291,9 @@ class Router:
             extra={
                 "best_similarity": round(vote.best_similarity, 4),
                 "domain_prior": prior,
-                **({"error_rate": {m: round(r, 3) for m, r in errors.items() if r > 0.001}} if errors else {}),
+                **(
+                    {"error_rate": {m: round(r, 3) for m, r in errors.items() if r > 0.001}} if errors else {}
+                ),
             },
         )
         expl.reason = explain.reason(expl, model, cat)

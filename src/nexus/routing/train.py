@@ -41,7 +41,9 @@ def main(argv: list[str] | None = None) -> None:
         task = progress.add_task("embedding, then leave-one-source-out", total=len(held) + 1)
         x = features(embedder, texts, embed_cached(embedder, texts))
         progress.advance(task)
-        result = leave_one_source_out(x, examples, embedder=embedder.name, advance=lambda: progress.advance(task))
+        result = leave_one_source_out(
+            x, examples, embedder=embedder.name, advance=lambda: progress.advance(task)
+        )
     model = fit(x, [e.domain for e in examples], sample_weights(examples), embedder.name)
     figures = calibrate(model, result)
     model.data_hash = training_data_hash()
