@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-BUCKETS = ((0, 200), (200, 2000), (2000, 8000), (8000, 20001))
+BUCKETS = ((0, 200), (200, 2000), (2000, 8000), (8000, 10**6))
 DATASETS = Path(os.environ.get("NEXUS_DATASETS_DIR", "/work/shared/datasets"))
 
 

@@ -117,9 +117,12 @@ def fit(
     sample_weight = weights * np.array([balance[v] for v in y])
     model = LogisticRegression(C=c, max_iter=3000)
     model.fit(x * scale, list(y), sample_weight=sample_weight / sample_weight.mean())
+    coef, intercept = model.coef_, model.intercept_
+    if coef.shape[0] == 1:  # two classes: sklearn keeps one row (the second class's logit vs the first)
+        coef, intercept = np.vstack([np.zeros_like(coef), coef]), np.concatenate([[0.0], intercept])
     return DomainModel(
-        (model.coef_ * scale).astype(np.float32),
-        model.intercept_.astype(np.float32),
+        (coef * scale).astype(np.float32),
+        intercept.astype(np.float32),
         tuple(model.classes_),
         embedder,
     )
