@@ -3,7 +3,8 @@
 Precision is chosen by measurement, not assumed: with `precision="auto"` both the fp32 export and its
 dynamic int8 quantisation are loaded once, timed on a short and a long input on the running CPU (with one
 intra-op thread and with several, unless THREADS is set), and the fastest is kept (int8 wins on CPUs with
-VNNI; on AVX2-only CPUs it can lose, and on a busy 2-core box one thread can beat two). The ONNX files are exported
+VNNI; on AVX2-only CPUs it can lose, and on a busy 2-core box one thread can beat two). The choice is
+remembered for a day per CPU model, core count and onnxruntime version (`onnx/choice-*.json`). The ONNX files are exported
 once per user from the packaged weights into the shared cache (`nexus.config.artifacts`, keyed by a
 fingerprint of the weights and the export recipe); nothing is ever downloaded.
 
@@ -194,11 +195,16 @@ class MiniLMEmbedder:
             ((precision, count),) = candidates
             state.precision, state.threads = precision, count
             return self._session(paths[precision], count)
+        remembered = _remembered_choice(candidates, self._cache_dir)
+        if remembered is not None:  # measured on this CPU recently: load only the winner
+            state.timings_ms, (state.precision, state.threads) = remembered
+            return self._session(paths[state.precision], state.threads)
         runners = {(p, t): self._session(paths[p], t) for p, t in candidates}
         timings = {f"{p}/{t}t": _time_runner(r) for (p, t), r in runners.items()}
         state.timings_ms = timings
         best = min(runners, key=lambda c: timings[f"{c[0]}/{c[1]}t"])
         state.precision, state.threads = best
+        _remember_choice(candidates, best, timings, self._cache_dir)
         return runners[best]
 
     def _ensure_fp32(self) -> Path:
@@ -272,6 +278,69 @@ class MiniLMEmbedder:
         except Exception as exc:
             raise EmbedderError(f"MiniLM inference failed: {exc}") from exc
         return out
+
+
+# A measured choice is reused for a day by processes on the same CPU model, core count and onnxruntime
+# (test suites and CLI commands start many processes; each would otherwise load four sessions).
+CHOICE_TTL_S = 24 * 3600.0
+
+
+def _choice_path(candidates: list[tuple[str, int]], cache_dir: Path | None) -> Path:
+    import platform
+
+    import onnxruntime
+
+    cpu = ""
+    try:
+        cpu = next(
+            (
+                line
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            "",
+        )
+    except OSError:
+        cpu = platform.processor()
+    key = f"{cpu}|{os.cpu_count()}|{onnxruntime.__version__}|{candidates}|{weights_fingerprint()}"
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    return (cache_dir or cache_root()) / "onnx" / f"choice-{digest}.json"
+
+
+def _remembered_choice(
+    candidates: list[tuple[str, int]], cache_dir: Path | None
+) -> tuple[dict[str, float], tuple[str, int]] | None:
+    import json
+
+    path = _choice_path(candidates, cache_dir)
+    try:
+        if time.time() - path.stat().st_mtime > CHOICE_TTL_S:
+            return None
+        data = json.loads(path.read_text())
+        return {k: float(v) for k, v in data["timings_ms"].items()}, (
+            str(data["precision"]),
+            int(data["threads"]),
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _remember_choice(
+    candidates: list[tuple[str, int]],
+    best: tuple[str, int],
+    timings: dict[str, float],
+    cache_dir: Path | None,
+) -> None:
+    import json
+
+    path = _choice_path(candidates, cache_dir)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"precision": best[0], "threads": best[1], "timings_ms": timings}))
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only cache only costs the next process a new measurement
 
 
 def _time_runner(run: Runner, repeats: int = 5) -> float:
