@@ -203,8 +203,12 @@ def hundred_k(router: object) -> None:
     # Realistic geometry: prototypes near real prompts (query vectors plus noise), not uniform noise.
     rng = np.random.default_rng(0)
     n, dim = 100_000, qv.shape[1]
-    base = router.embedder.embed([f"prototype seed {i} about topic {i % 97}" for i in range(500)])
-    vecs = base[rng.integers(0, len(base), n)] + 0.08 * rng.standard_normal((n, dim)).astype(np.float32)
+    from nexus.routing.corpus import TRAINING_FILES, load_packaged
+
+    seeds = [e.prompt for e in load_packaged(TRAINING_FILES)][::5][:1000]
+    base = router.embedder.embed(seeds)
+    # Paraphrase-like clouds around real prompts (noise norm ≈ 0.4 against unit vectors).
+    vecs = base[rng.integers(0, len(base), n)] + 0.02 * rng.standard_normal((n, dim)).astype(np.float32)
     vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
     model = router.catalogue.ids[0]
     t0 = time.perf_counter()
@@ -278,7 +282,17 @@ def main() -> int:
     parser.add_argument("--skip-http", action="store_true")
     parser.add_argument("--prompts", type=int, default=400)
     parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--only-100k", action="store_true", help="only the 100k-prototype part")
     args = parser.parse_args()
+    if args.only_100k:
+        from nexus.config import Settings, load_catalogue
+        from nexus.routing.router import Router
+
+        with tempfile.TemporaryDirectory() as tmp:
+            router = Router.from_catalogue(load_catalogue(), Settings(data_dir=Path(tmp)))
+            router.decide("warm up")
+            hundred_k(router)
+        return 0
     texts = prompts(args.prompts)
     print(
         f"{len(texts)} prompts, {min(map(len, texts))}–{max(map(len, texts))} chars; load average "
