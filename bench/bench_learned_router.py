@@ -1,9 +1,13 @@
-"""Learned router on dcrouter_train (5,130 prompts × 9 models), 5-fold out-of-fold predictions.
+"""Learned router on dcrouter_train (5,130 prompts × 9 models), evaluated on task families it never saw.
 
-Prints: mean score vs mean price as λ sweeps, beside every single model and the per-prompt oracle;
-whether the best single model's score is reached at ≤ 50% of its price; and binary routing (strongest
-vs cheapest) APGR / CPT(50%) / CPT(80%) as defined by RouteLLM (Ong et al. 2024), beside a random router.
-Saves bench/out/learned_router.png. Embeddings are cached under <NEXUS_DATA_DIR>/router/embeddings.
+Every dcrouter prompt is one of the LLMRouter benchmark prompts, so its family is its benchmark
+(src/nexus/routing/data/llmrouter_train.jsonl). Each candidate is fitted 12 times, each time without one
+whole family, and predicts that family; the pooled out-of-family predictions give:
+- the cost–quality curve as λ sweeps, beside every single model and the per-prompt oracle;
+- the price at which the router matches the best single model's mean score (target: ≤ 50 % of its price);
+- binary routing (best model vs the cheapest) APGR, CPT(50 %), CPT(80 %) as RouteLLM defines them;
+and, for comparison, the same router under random 5-fold CV (families on both sides).
+Saves bench/out/learned_router.png. Embeddings are cached in NEXUS_CACHE_DIR (~/.cache/nexus).
 Run: python bench/bench_learned_router.py
 """
 
@@ -16,104 +20,102 @@ from pathlib import Path
 
 import numpy as np
 
-from nexus.config import get_settings
-from nexus.embeddings.shared import get_embedder
+from nexus.config.artifacts import cache_root
+from nexus.embeddings.cache import embedder_key
+from nexus.embeddings.shared import get_routing_embedder
+from nexus.routing import learned_eval as le
+from nexus.routing.corpus import load_packaged
 from nexus.routing.dataset import read_outcomes, read_prices
-from nexus.routing.learned import CANDIDATES, cross_validate, embed_cached, out_of_fold_predictions
-from nexus.routing.policy import choices_for_lambdas
+from nexus.routing.learned import CANDIDATES, Candidate, LearnedRouter, embed_cached, fold_indices
 
 DATA = Path(os.environ.get("NEXUS_DCROUTER_DIR", "/work/shared/datasets/routing"))
 OUT = Path(__file__).parent / "out"
 
 
-def pgr_curve(y_strong: np.ndarray, y_weak: np.ndarray, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """PGR at every % of calls to strong when prompts are sent to strong in `order` (most deserving first)."""
-    n = len(order)
-    gain = np.concatenate([[0.0], np.cumsum((y_strong - y_weak)[order])])
-    q = (y_weak.sum() + gain) / n  # mean quality with the first i prompts on strong
-    fractions = np.arange(n + 1) / n
-    return fractions, (q - y_weak.mean()) / (y_strong.mean() - y_weak.mean())
+def fit_predict(cand: Candidate) -> le.FitPredict:
+    def run(xt: np.ndarray, yt: np.ndarray, xs: np.ndarray) -> np.ndarray:
+        return LearnedRouter._fit_one(xt, yt, [], cand, "", None).predict(xs).astype(np.float64)
+
+    return run
 
 
-def apgr_cpt(fractions: np.ndarray, pgr: np.ndarray) -> tuple[float, float, float]:
-    apgr = float(np.sum((pgr[1:] + pgr[:-1]) / 2 * np.diff(fractions)))
-
-    def cpt(x: float) -> float:
-        hit = np.flatnonzero(pgr >= x)
-        return float(fractions[hit[0]]) if hit.size else float("nan")
-
-    return apgr, cpt(0.5), cpt(0.8)
+def constant(xt: np.ndarray, yt: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    return np.tile(yt.mean(axis=0), (len(xs), 1)).astype(np.float64)
 
 
 def main() -> int:
     outcomes = read_outcomes(DATA / "dcrouter_train.jsonl")
-    prices_all = read_prices(DATA / "dcrouter_models.json")
+    prices = read_prices(DATA / "dcrouter_models.json")
     models = outcomes.models
-    price = np.array([prices_all[m] for m in models])
+    price = np.array([prices[m] for m in models])
     y = outcomes.scores.astype(np.float64)
-    embedder = get_embedder()
+    embedder = get_routing_embedder()
     t0 = time.perf_counter()
-    x = embed_cached(embedder, outcomes.prompts, get_settings().data_dir / "router" / "embeddings")
+    x = embed_cached(embedder, outcomes.prompts, cache_root() / "embeddings" / embedder_key(embedder))
+    source = {e.prompt: e.source for e in load_packaged(["llmrouter_train.jsonl"])}
+    families = [source.get(p, "unknown") for p in outcomes.prompts]
     print(
-        f"{len(y)} prompts × {len(models)} models; embedder {embedder.name}; embed {time.perf_counter() - t0:.1f}s"
+        f"{len(y)} prompts × {len(models)} models, {len(set(families))} families; "
+        f"embedder {embedder_key(embedder)} ({time.perf_counter() - t0:.1f}s)"
     )
-
-    t0 = time.perf_counter()
-    table = cross_validate(x, outcomes.scores, CANDIDATES)
-    print(f"\n5-fold CV of candidates ({time.perf_counter() - t0:.1f}s):")
-    for row in table:
-        print(f"  {row['candidate'].label:24s} mse {row['mse']:.4f}  routed score {row['routed_score']:.4f}")
-    best = max(table, key=lambda r: (r["routed_score"], -r["mse"]))["candidate"]
-    pred = out_of_fold_predictions(x, outcomes.scores, best).astype(np.float64)
-    print(f"using {best.label}")
-
+    best = int(np.argmax(y.mean(axis=0)))
+    weak = int(np.argmin(price))
+    best_q, best_p = float(y[:, best].mean()), float(price[best])
     print("\nsingle models (mean score, blended $/Mtok):")
-    singles = [(m, float(y[:, i].mean()), float(price[i])) for i, m in enumerate(models)]
-    for m, q, p in sorted(singles, key=lambda s: -s[1]):
-        print(f"  {m:34s} {q:.4f}  ${p:.3f}")
-    best_model, best_q, best_p = max(singles, key=lambda s: s[1])
-    # Oracle: per prompt the best score, and the cheapest model reaching it.
-    oracle_idx = np.lexsort((price[None, :].repeat(len(y), 0).T, -y.T), axis=0)[0]
-    oracle_q, oracle_p = float(y.max(axis=1).mean()), float(price[oracle_idx].mean())
-    print(f"  {'per-prompt oracle':34s} {oracle_q:.4f}  ${oracle_p:.3f}")
+    for i in np.argsort(-y.mean(axis=0)):
+        print(f"  {models[i]:34s} {y[:, i].mean():.4f}  ${price[i]:.3f}")
+    print(f"  {'per-prompt oracle':34s} {y.max(axis=1).mean():.4f}")
 
-    cost_norm = price / price.max()
-    lambdas = np.concatenate([[0.0], np.geomspace(1e-3, 10.0, 120)])
-    picks = choices_for_lambdas(pred, cost_norm, lambdas)
-    curve_q = y[np.arange(len(y))[None, :], picks].mean(axis=1)
-    curve_p = price[picks].mean(axis=1)
-    print("\nλ sweep (router mean score, mean $/Mtok):")
-    for i in range(0, len(lambdas), 12):
-        print(f"  λ={lambdas[i]:8.4f}  score {curve_q[i]:.4f}  price ${curve_p[i]:.3f}")
-    within = curve_p <= 0.5 * best_p
-    best_half = float(curve_q[within].max()) if within.any() else float("nan")
-    met = bool(within.any() and best_half >= best_q)
+    results: dict[str, np.ndarray] = {"constant (no prompt)": le.leave_family_out(x, y, families, constant)}
+    for cand in CANDIDATES:
+        results[cand.label] = le.leave_family_out(x, y, families, fit_predict(cand))
+    labels = list(results)
+    for i, a in enumerate(labels[1:], start=1):
+        for b in labels[i + 1 :]:
+            results[f"mean({a}, {b})"] = (results[a] + results[b]) / 2
+
+    print(f"\nleave-one-family-out (target: {models[best]}'s {best_q:.4f} at ≤ ${best_p / 2:.3f}):")
     print(
-        f"\ntarget: {best_model}'s score {best_q:.4f} at ≤ 50% of its price (${0.5 * best_p:.3f}): "
-        f"best router score within that price {best_half:.4f} → {'MET' if met else 'NOT met'}"
+        f"  {'candidate':48s} {'$ to match':>10s} {'q @ ≤50%':>9s} {'APGR':>6s} {'CPT50':>6s} {'CPT80':>6s}"
     )
-    at_best = np.flatnonzero(curve_q >= best_q)
-    if at_best.size:
-        cheapest = at_best[np.argmin(curve_p[at_best])]
-        print(
-            f"  cheapest router point reaching {best_q:.4f}: ${curve_p[cheapest]:.3f} "
-            f"({100 * curve_p[cheapest] / best_p:.0f}% of its price), λ={lambdas[cheapest]:.4f}"
+    rows = []
+    for name, pred in results.items():
+        curve = le.cost_quality_curve(pred, y, price)
+        apgr, c50, c80 = le.binary_routing(pred, y, best, weak)
+        rows.append(
+            (name, le.price_to_match(curve, best_q), le.quality_at_price(curve, best_p / 2), apgr, c50, c80)
         )
+    rows.sort(key=lambda r: (-r[2], r[1]))
+    for name, p, q, apgr, c50, c80 in rows[:12]:
+        print(f"  {name[:48]:48s} {p:10.3f} {q:9.4f} {apgr:6.3f} {100 * c50:5.1f}% {100 * c80:5.1f}%")
+    chosen = rows[0][0]
+    pred = results[chosen]
+    curve = le.cost_quality_curve(pred, y, price)
+    per_family = []
+    for fam in sorted(set(families)):
+        sel = np.array([f == fam for f in families])
+        c = le.cost_quality_curve(pred[sel], y[sel], price)
+        per_family.append((fam, float(y[sel, best].mean()), le.quality_at_price(c, best_p / 2)))
+    print(f"\nper held-out family, {chosen}: best model's score vs router's best at ≤ 50 % of its price")
+    for fam, b, r in per_family:
+        print(f"  {fam:16s} {b:.3f} vs {r:.3f} {'✓' if r >= b else ''}")
 
-    # Binary routing: strongest (best mean score) vs cheapest model.
-    s = int(np.argmax(y.mean(axis=0)))
-    w = int(np.lexsort((-y.mean(axis=0), price))[0])
+    random_pred = np.empty_like(y)
+    singles = {c.label: c for c in CANDIDATES}
+    cand = singles[next(r[0] for r in rows if r[0] in singles)]  # the best single candidate
+    for test in fold_indices(len(y), 5):
+        train = np.setdiff1d(np.arange(len(y)), test)
+        random_pred[test] = fit_predict(cand)(x[train], y[train], x[test])
+    rc = le.cost_quality_curve(random_pred, y, price)
     print(
-        f"\nbinary routing: strong={models[s]} ({y[:, s].mean():.4f}), weak={models[w]} ({y[:, w].mean():.4f})"
+        f"\nsame router ({cand.label}) under random 5-fold CV (families on both sides): matches {best_q:.4f} at "
+        f"${le.price_to_match(rc, best_q):.3f}; APGR {le.binary_routing(random_pred, y, best, weak)[0]:.3f}"
     )
-    f, pgr = pgr_curve(y[:, s], y[:, w], np.argsort(-(pred[:, s] - pred[:, w]), kind="stable"))
-    apgr, c50, c80 = apgr_cpt(f, pgr)
-    rng = np.random.default_rng(0)
-    rand = [apgr_cpt(*pgr_curve(y[:, s], y[:, w], rng.permutation(len(y)))) for _ in range(20)]
-    r_apgr, r50, r80 = (float(np.nanmean([r[i] for r in rand])) for i in range(3))
-    print(f"  learned router: APGR {apgr:.3f}  CPT(50%) {100 * c50:.1f}%  CPT(80%) {100 * c80:.1f}%")
-    print(f"  random router:  APGR {r_apgr:.3f}  CPT(50%) {100 * r50:.1f}%  CPT(80%) {100 * r80:.1f}%")
+    chart(models, price, y, curve, rc, chosen, pred, best, weak)
+    return 0
 
+
+def chart(models, price, y, curve, random_curve, chosen, pred, best, weak) -> None:  # type: ignore[no-untyped-def]
     try:
         import matplotlib
 
@@ -121,28 +123,31 @@ def main() -> int:
         import matplotlib.pyplot as plt
     except ImportError:
         print("matplotlib not installed: no chart")
-        return 0
+        return
     OUT.mkdir(parents=True, exist_ok=True)
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 5))
-    a1.plot(curve_p, curve_q, "-", label="learned router (λ sweep)")
-    for m, q, p in singles:
-        a1.scatter([p], [q], marker="o")
-        a1.annotate(m, (p, q), fontsize=7)
-    a1.scatter([oracle_p], [oracle_q], marker="*", s=120, label="oracle")
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(13, 5))
+    a1.plot(curve.price, curve.quality, "-", label=f"{chosen} — unseen families")
+    a1.plot(random_curve.price, random_curve.quality, ":", label="same, random 5-fold (seen families)")
+    for i, m in enumerate(models):
+        a1.scatter([price[i]], [y[:, i].mean()], marker="o")
+        a1.annotate(m, (price[i], y[:, i].mean()), fontsize=7)
+    a1.axvline(price[best] / 2, color="grey", lw=0.5, ls="--")
+    a1.axhline(y[:, best].mean(), color="grey", lw=0.5, ls="--")
     a1.set_xlabel("mean price, $/Mtok (blended)")
     a1.set_ylabel("mean score")
-    a1.set_title("dcrouter 5-fold: cost vs quality")
-    a1.legend()
-    a2.plot(100 * f, pgr, label=f"learned (APGR {apgr:.3f})")
-    a2.plot([0, 100], [0, 1], "--", label=f"random (APGR {r_apgr:.3f})")
-    a2.set_xlabel(f"% calls to {models[s]}")
+    a1.set_title("dcrouter, leave-one-family-out: cost vs quality")
+    a1.legend(fontsize=8)
+    f, pgr = le.pgr_curve(y[:, best], y[:, weak], np.argsort(-(pred[:, best] - pred[:, weak]), kind="stable"))
+    a2.plot(100 * f, pgr, label=f"learned, unseen families (APGR {le.apgr_cpt(f, pgr)[0]:.3f})")
+    a2.plot([0, 100], [0, 1], "--", label="random (APGR 0.5)")
+    a2.set_xlabel(f"% calls to {models[best]}")
     a2.set_ylabel("PGR")
-    a2.set_title(f"binary: {models[s]} vs {models[w]}")
-    a2.legend()
+    a2.set_title(f"binary: {models[best]} vs {models[weak]}")
+    a2.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(OUT / "learned_router.png", dpi=110)
+    plt.close(fig)
     print(f"chart: {OUT / 'learned_router.png'}")
-    return 0
 
 
 if __name__ == "__main__":

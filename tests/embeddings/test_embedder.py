@@ -30,9 +30,30 @@ def test_minilm_is_close_to_sentence_transformers(minilm: MiniLMEmbedder) -> Non
     ours = minilm.embed(TEXTS)
     assert ours.shape == (3, 384) and ours.dtype == np.float32
     assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-4)
-    # int8 quantisation keeps the vectors close to the fp32 model's.
+    # Whichever precision was measured faster, the vectors stay close to the fp32 model's.
     assert float((ours * reference).sum(axis=1).min()) > 0.97
     assert isinstance(minilm, Embedder)
+
+
+def test_precision_is_chosen_by_measurement(minilm: MiniLMEmbedder) -> None:
+    minilm.embed(["load"])
+    timings = minilm.precision_timings_ms
+    assert {key.split("/")[0] for key in timings} == {"fp32", "int8"}
+    chosen = f"{minilm.precision}/{minilm.threads}t"
+    assert timings[chosen] == min(timings.values())
+
+
+def test_budget_view_shares_the_model_and_keeps_head_and_tail(minilm: MiniLMEmbedder) -> None:
+    short = minilm.budgeted(24)
+    assert short.max_tokens == 24 and short.name == minilm.name
+    short.embed(["x"])
+    assert short.precision == minilm.precision  # one loaded model, not a second one
+    base = "alpha " * 3000 + "how do I fix this python error?"
+    middle_changed = "alpha " * 1500 + "zebra " * 20 + "alpha " * 1480 + "how do I fix this python error?"
+    end_changed = "alpha " * 3000 + "write me a poem about the sea"
+    a, b, c = short.embed([base, middle_changed, end_changed])
+    assert float(a @ b) > 0.999  # the middle of a long paste is not read
+    assert float(a @ c) < 0.98  # the ask at the end is
 
 
 def test_minilm_batch_equals_single(minilm: MiniLMEmbedder) -> None:

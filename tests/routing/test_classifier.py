@@ -36,10 +36,10 @@ CLEAR = {
 @pytest.fixture(scope="module")
 def classifier(tmp_path_factory: pytest.TempPathFactory) -> Classifier:
     # The real MiniLM embedder; the trained model is cached in a per-session data dir.
-    from nexus.embeddings.shared import build_embedder
+    from nexus.embeddings.shared import build_embedder, routing_view
 
     settings = Settings(data_dir=tmp_path_factory.mktemp("data"))
-    return Classifier(embedder=build_embedder(settings), settings=settings)
+    return Classifier(embedder=routing_view(build_embedder(settings)), settings=settings)
 
 
 @pytest.mark.parametrize("domain", sorted(CLEAR))
@@ -48,6 +48,52 @@ def test_clear_prompts_get_their_domain(classifier: Classifier, domain: str) -> 
         assert result.domain == domain
         assert result.method == "embedding"
         assert abs(sum(result.domain_scores.values()) - 1.0) < 1e-3
+
+
+def test_twenty_thousand_character_code_dump_is_code(classifier: Classifier) -> None:
+    import random
+
+    from nexus.routing.augment import code_dump
+
+    rng = random.Random(12345)  # not the training seed: these exact dumps were never trained on
+    for _ in range(5):
+        dump = code_dump(rng, 20_000)
+        assert len(dump) >= 20_000
+        result = classifier.classify(dump)
+        assert result.domain == "code", (result.domain_scores, dump[-200:])
+    # A real-looking paste: a long module, then the question at the very end.
+    module = "\n".join(
+        f"def handler_{i}(event, context):\n    payload = json.loads(event['body'])\n"
+        f"    if not payload.get('id'):\n        raise ValueError('missing id')\n    return {{'status': {i}}}\n"
+        for i in range(200)
+    )
+    assert len(module) > 20_000
+    assert classifier.classify(module + "\n\nwhy does handler_3 raise on an empty body?").domain == "code"
+
+
+@pytest.mark.parametrize(
+    ("text", "domain"),
+    [
+        ("Wie viel Prozent sind 45 von 180?", "math"),
+        ("Escribe un poema corto sobre la lluvia en la ciudad.", "writing"),
+        ("我的Python程序报错 KeyError，怎么解决？", "code"),
+        ("Quel est le meilleur moyen d'épargner pour la retraite ?", "finance"),
+    ],
+)
+def test_other_languages(classifier: Classifier, text: str, domain: str) -> None:
+    assert classifier.classify(text).domain == domain
+
+
+def test_calibrated_and_uncertain(classifier: Classifier) -> None:
+    from nexus.routing.classifier_model import DomainModel, packaged_path
+
+    model = DomainModel.load(packaged_path("all-MiniLM-L6-v2"))
+    assert model.temperature != 1.0 and 0.2 < model.uncertain_below < 0.9  # calibration ran
+    clear = classifier.classify("Write a Python function that merges two sorted lists.")
+    assert not clear.uncertain and clear.domain_scores["code"] > model.uncertain_below
+    # A prompt with no domain at all gets a low top probability, and says so.
+    vague = classifier.classify("ok so about the thing from before, the second part")
+    assert vague.uncertain == (max(vague.domain_scores.values()) < model.uncertain_below)
 
 
 def test_flags(classifier: Classifier) -> None:
@@ -149,9 +195,9 @@ def test_shipped_weights_match_the_training_data() -> None:
     from nexus.routing.classifier_model import DomainModel, packaged_path, training_data_hash
     from nexus.routing.keywords import DOMAINS
 
-    model = DomainModel.load(packaged_path("all-MiniLM-L6-v2-int8"))
+    model = DomainModel.load(packaged_path("all-MiniLM-L6-v2"))
     assert model.data_hash == training_data_hash()
-    assert model.embedder == "all-MiniLM-L6-v2-int8"
+    assert model.embedder == "all-MiniLM-L6-v2"
     assert model.classes == tuple(sorted(DOMAINS))
 
 
@@ -166,14 +212,14 @@ def test_fresh_data_dir_loads_shipped_weights_without_training(
     monkeypatch.setattr(classifier_model, "train", no_training)
 
     class _Named:
-        name = "all-MiniLM-L6-v2-int8"
+        name = "all-MiniLM-L6-v2"
         dim = 384
 
         def embed(self, texts: list[str]) -> np.ndarray:
             return np.zeros((len(texts), 384), np.float32)
 
     model = classifier_model.load_or_train(_Named())
-    assert model.embedder == "all-MiniLM-L6-v2-int8"
+    assert model.embedder == "all-MiniLM-L6-v2"
 
 
 def test_other_embedder_trains_once_into_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -181,7 +227,9 @@ def test_other_embedder_trains_once_into_the_cache(tmp_path: Path, monkeypatch: 
     from nexus.routing import classifier_model
 
     monkeypatch.setenv("NEXUS_CACHE_DIR", str(tmp_path))
-    small = classifier_model.load_examples()[::25]
+    from nexus.routing.corpus import training_examples
+
+    small = training_examples(augmented=False)[::25]
     trained = classifier_model.train(HashingEmbedder(dim=32), small)
     monkeypatch.setattr(classifier_model, "train", lambda embedder: trained)
     model = classifier_model.load_or_train(HashingEmbedder(dim=32))

@@ -8,6 +8,7 @@ import pytest
 from nexus.embeddings import HashingEmbedder
 from nexus.routing.classifier import Classifier
 from nexus.routing.classifier_model import DomainModel
+from nexus.routing.features import N_FEATURES
 from nexus.routing.keywords import DOMAINS
 from nexus.routing.llm_classifier import LLMClassifier, LLMParseError, parse_reply
 
@@ -18,7 +19,9 @@ def fallback() -> Classifier:
     embedder = HashingEmbedder(dim=16)
     classes = tuple(sorted(DOMAINS))
     intercept = np.array([5.0 if c == "knowledge" else 0.0 for c in classes], np.float32)
-    model = DomainModel(np.zeros((len(classes), 16 + 12), np.float32), intercept, classes, embedder.name)  # type: ignore[arg-type]
+    model = DomainModel(
+        np.zeros((len(classes), 16 + N_FEATURES), np.float32), intercept, classes, embedder.name
+    )  # type: ignore[arg-type]
     return Classifier(embedder=embedder, model=model)
 
 

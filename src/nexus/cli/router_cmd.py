@@ -32,9 +32,10 @@ def _fail(message: str) -> typer.Exit:
 
 
 def _embedder() -> Embedder:
-    from nexus.embeddings.shared import get_embedder
+    # The routing view (its token budget): a learned router must see prompts as decide() embeds them.
+    from nexus.embeddings.shared import get_routing_embedder
 
-    return get_embedder(get_settings())
+    return get_routing_embedder(get_settings())
 
 
 @contextmanager
@@ -58,7 +59,9 @@ def _progress(label: str) -> Iterator[object]:
 def embed_texts(texts: list[str], label: str = "embedding") -> tuple[Embedder, object]:
     """Embed with the shared embedder and the on-disk cache, showing a progress bar."""
     embedder = _embedder()
-    cache = get_settings().data_dir / "router" / "embeddings"
+    from nexus.embeddings.cache import embedder_key
+
+    cache = get_settings().data_dir / "router" / "embeddings" / embedder_key(embedder)
     with _progress(label) as update:
         vecs = embed_cached(embedder, texts, cache, progress=update)  # type: ignore[arg-type]
     return embedder, vecs
@@ -72,8 +75,17 @@ def fit(
         Path | None, typer.Option("--prices", help="JSON {model: {input/output_price_per_mtok}}")
     ] = None,
     folds: Annotated[int, typer.Option("--folds", min=2)] = 5,
+    families: Annotated[
+        Path | None,
+        typer.Option(
+            "--families",
+            help="JSONL {prompt, source} naming each prompt's task family (e.g. the LLMRouter domain data): "
+            "the candidate is then chosen holding out whole families. Prompts not listed take their "
+            "nearest listed prompt's family.",
+        ),
+    ] = None,
 ) -> None:
-    """Fit the learned quality router (candidate chosen by k-fold CV)."""
+    """Fit the learned quality router (candidate chosen by k-fold, or leave-one-family-out, CV)."""
     try:
         price_map = read_prices(prices) if prices else None
         outcomes = read_outcomes(data, set(price_map) if price_map else None)
@@ -81,7 +93,9 @@ def fit(
         raise _fail(str(exc)) from None
     console.print(f"{len(outcomes.prompts)} prompts × {len(outcomes.models)} models from {data}")
     embedder, vecs = embed_texts(outcomes.prompts)
-    with console.status(f"cross-validating ({folds} folds)…"):
+    groups = _families(families, outcomes.prompts, vecs) if families else None  # type: ignore[arg-type]
+    label = f"{len(set(groups))} held-out families" if groups else f"{folds} folds"
+    with console.status(f"cross-validating ({label})…"):
         router = LearnedRouter.fit(
             vecs,  # type: ignore[arg-type]
             outcomes.scores,
@@ -89,9 +103,10 @@ def fit(
             embedder_name=embedder.name,
             prices={m: price_map[m] for m in outcomes.models} if price_map else None,
             folds=folds,
+            groups=groups,
         )
     router.save(out)
-    table = Table(title=f"{folds}-fold CV")
+    table = Table(title=f"CV ({label})")
     for col in ("candidate", "mse", "routed score"):
         table.add_column(col)
     for row in router.cv:
@@ -99,6 +114,24 @@ def fit(
         table.add_row(row["candidate"] + mark, f"{row['mse']:.4f}", f"{row['routed_score']:.4f}")
     console.print(table)
     console.print(f"saved {router.candidate.label} to {out}")
+
+
+def _families(path: Path, prompts: list[str], vecs: object) -> list[str]:
+    from nexus.routing.corpus import read_jsonl
+    from nexus.routing.learned_eval import infer_families
+
+    try:
+        reference = read_jsonl(path)
+    except (OSError, ValueError) as exc:
+        raise _fail(f"{path}: cannot read families: {exc}") from None
+    if not reference:
+        raise _fail(f"{path}: no {{prompt, domain, source}} rows")
+    by_text = {r.prompt: r.source for r in reference}
+    if all(p in by_text for p in prompts):
+        return [by_text[p] for p in prompts]
+    _, ref_vecs = embed_texts([r.prompt for r in reference], label="embedding family reference")
+    inferred = infer_families(vecs, ref_vecs, [r.source for r in reference])  # type: ignore[arg-type]
+    return [by_text.get(p, guess) for p, guess in zip(prompts, inferred, strict=True)]
 
 
 @app.command("predict")

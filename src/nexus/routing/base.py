@@ -20,6 +20,9 @@ class Classification(BaseModel):
     can_self_answer: bool = False
     ambiguous: bool = False
     critical: bool = False
+    # The calibrated top probability is below the model's threshold: the domain is a guess. The policy
+    # then leans on the default model rather than a domain specialist.
+    uncertain: bool = False
     subtasks: list[str] = Field(default_factory=list)
     # Probability per domain label, and which backend produced this ("embedding", "keywords", "llm").
     domain_scores: dict[str, float] = Field(default_factory=dict)

@@ -1,4 +1,4 @@
-"""Keyword evidence per domain: the fallback classifier when embeddings fail, and cheap lexical features.
+"""Keyword evidence per domain: the fallback classifier when embeddings fail, and lexical features.
 
 Each domain is a weighted list of regular expressions; a text's score per domain is the sum of the weights
 that match. Adding a cue is a one-line change to `_CUES`.
@@ -6,10 +6,7 @@ that match. Adding a cue is a one-line change to `_CUES`.
 
 from __future__ import annotations
 
-import math
 import re
-
-import numpy as np
 
 from nexus.routing.base import Classification, Domain
 
@@ -27,7 +24,7 @@ _CUES: dict[Domain, list[tuple[str, float]]] = {
             1.0,
         ),
         (r"\b(def|return|import|const|let|var|public|void|async|await)\b|[{};]\s*$|=>|\(\)", 1.0),
-        (r"\b\w+(error|exception)\b|\bsegfault\b|\bnull ?pointer\b", 1.5),
+        (r"\w(error|exception)\b|\bsegfault\b|\bnull ?pointer\b", 1.5),
     ],
     "math": [
         (
@@ -91,29 +88,13 @@ _CUES: dict[Domain, list[tuple[str, float]]] = {
     ],
 }
 
-_COMPILED = {
-    d: [(re.compile(p, re.IGNORECASE | re.MULTILINE), w) for p, w in cues] for d, cues in _CUES.items()
-}
+# Matched against the lower-cased text: IGNORECASE makes Python's regular expressions several times slower.
+_COMPILED = {d: [(re.compile(p, re.MULTILINE), w) for p, w in cues] for d, cues in _CUES.items()}
 
 
 def keyword_scores(text: str) -> dict[Domain, float]:
-    return {d: sum(w for rx, w in cues if rx.search(text)) for d, cues in _COMPILED.items()}
-
-
-def lexical_features(text: str) -> np.ndarray:
-    """Keyword scores plus shape cues (symbols, digits, length, lines): cheap extra inputs for the model."""
-    scores = keyword_scores(text)
-    n = max(len(text), 1)
-    symbols = sum(1 for c in text if c in "{}[]();=<>_/\\#*`|")
-    digits = sum(1 for c in text if c.isdigit())
-    shape = [
-        symbols / n,
-        digits / n,
-        math.log1p(len(text.split())) / 6.0,
-        math.log1p(text.count("\n")) / 4.0,
-        1.0 if "?" in text else 0.0,
-    ]
-    return np.asarray([scores[d] / 3.0 for d in DOMAINS] + shape, dtype=np.float32)
+    lower = text.lower()
+    return {d: sum(w for rx, w in cues if rx.search(lower)) for d, cues in _COMPILED.items()}
 
 
 class KeywordClassifier:

@@ -1,4 +1,4 @@
-"""Prototype KNN: cosine against every prototype (one matmul), top-k neighbours vote by similarity.
+"""Prototype KNN: cosine against the prototypes (exact, or approximate above 20k), top-k vote by similarity.
 
 Below the similarity threshold the nearest prototype is too far to mean anything: the vote abstains
 and the caller uses its default model.
@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from nexus.routing.ann import exact_top_k
 from nexus.routing.base import Neighbour
 from nexus.routing.prototypes import Snapshot
 
@@ -28,22 +29,18 @@ class KnnVote:
         return max(self.votes, key=lambda m: self.votes[m])
 
 
-def top_k(matrix: np.ndarray, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Row indices and cosine similarities of the k nearest rows, best first (rows and query normalised)."""
-    sims = matrix @ query
-    k = min(k, sims.shape[0])
-    if k == 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-    idx = np.argpartition(-sims, k - 1)[:k] if k < sims.shape[0] else np.arange(sims.shape[0])
-    order = np.argsort(-sims[idx])
-    return idx[order], sims[idx[order]]
+top_k = exact_top_k
 
 
 def vote(snapshot: Snapshot, query: np.ndarray, k: int, threshold: float) -> KnnVote:
     """Similarity-weighted vote of the k nearest prototypes; abstains when the best is below threshold."""
     if len(snapshot) == 0:
         return KnnVote(neighbours=[])
-    idx, sims = top_k(snapshot.matrix, np.asarray(query, dtype=np.float32).reshape(-1), k)
+    q = np.asarray(query, dtype=np.float32).reshape(-1)
+    if snapshot.index is not None:
+        idx, sims = snapshot.index.search(snapshot.matrix, q, k, snapshot.version)
+    else:
+        idx, sims = top_k(snapshot.matrix, q, k)
     neighbours = [
         Neighbour(
             model=snapshot.models[int(snapshot.labels[i])], prototype=snapshot.texts[i], similarity=float(s)

@@ -1,6 +1,8 @@
 """Learned quality router: predicts every model's expected score for a prompt from its embedding.
 
-Two small regressors compete by 5-fold cross-validation and the winner is refitted on all rows:
+Small regressors compete by cross-validation and the winner is refitted on all rows. With `groups` (task
+families) the folds hold out whole families, which is what predicts behaviour on unseen traffic (random
+folds reward memorising a family's style; see `learned_eval.py`):
 - ridge: one closed-form multi-output ridge regression on the embedding (+ bias);
 - knn: similarity-weighted mean of the scores of the k most similar training prompts;
 - blend: the mean of the two.
@@ -44,7 +46,7 @@ class Candidate:
 
 CANDIDATES = (
     *(Candidate("ridge", alpha=a) for a in (1.0, 10.0, 100.0)),
-    *(Candidate("knn", k=k) for k in (10, 25, 50)),
+    *(Candidate("knn", k=k) for k in (10, 25, 50, 100)),
     Candidate("blend", alpha=10.0, k=25),
 )
 
@@ -73,11 +75,16 @@ class LearnedRouter:
         folds: int = 5,
         candidates: tuple[Candidate, ...] = CANDIDATES,
         seed: int = 0,
+        groups: list[str] | None = None,
     ) -> LearnedRouter:
-        """Choose a candidate by k-fold CV, then refit it on all rows."""
+        """Choose a candidate by k-fold (or leave-one-group-out) CV, then refit it on all rows."""
         x = np.asarray(x, dtype=np.float32)
         y = np.asarray(y, dtype=np.float32)
-        table = cross_validate(x, y, candidates, folds=folds, seed=seed) if len(candidates) > 1 else []
+        table = (
+            cross_validate(x, y, candidates, folds=folds, seed=seed, groups=groups)
+            if len(candidates) > 1
+            else []
+        )
         best = (
             max(table, key=lambda r: (r["routed_score"], -r["mse"]))["candidate"] if table else candidates[0]
         )
@@ -180,16 +187,26 @@ def _knn_predict(train_x: np.ndarray, train_y: np.ndarray, x: np.ndarray, k: int
     return out
 
 
-def fold_indices(n: int, folds: int, seed: int = 0) -> list[np.ndarray]:
+def fold_indices(n: int, folds: int, seed: int = 0, groups: list[str] | None = None) -> list[np.ndarray]:
+    """Random folds, or one fold per group (leave-one-group-out) when groups are given."""
+    if groups is not None:
+        labels = np.asarray(groups)
+        return [np.flatnonzero(labels == g) for g in sorted(set(groups))]
     order = np.random.default_rng(seed).permutation(n)
     return [order[i::folds] for i in range(folds)]
 
 
 def cross_validate(
-    x: np.ndarray, y: np.ndarray, candidates: tuple[Candidate, ...], *, folds: int = 5, seed: int = 0
+    x: np.ndarray,
+    y: np.ndarray,
+    candidates: tuple[Candidate, ...],
+    *,
+    folds: int = 5,
+    seed: int = 0,
+    groups: list[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Per candidate: out-of-fold MSE and routed score (mean true score of the top-predicted model)."""
-    parts = fold_indices(x.shape[0], folds, seed)
+    parts = fold_indices(x.shape[0], folds, seed, groups)
     table = []
     for cand in candidates:
         pred = np.empty_like(y)
@@ -203,11 +220,17 @@ def cross_validate(
 
 
 def out_of_fold_predictions(
-    x: np.ndarray, y: np.ndarray, cand: Candidate, *, folds: int = 5, seed: int = 0
+    x: np.ndarray,
+    y: np.ndarray,
+    cand: Candidate,
+    *,
+    folds: int = 5,
+    seed: int = 0,
+    groups: list[str] | None = None,
 ) -> np.ndarray:
-    """Predictions for every row from a model that never saw it (for benchmarks and calibration)."""
+    """Predictions for every row from a model that never saw it (nor, with groups, its family)."""
     pred = np.empty_like(y)
-    parts = fold_indices(x.shape[0], folds, seed)
+    parts = fold_indices(x.shape[0], folds, seed, groups)
     for i, test in enumerate(parts):
         train = np.concatenate([p for j, p in enumerate(parts) if j != i])
         pred[test] = LearnedRouter._fit_one(x[train], y[train], [], cand, "", None).predict(x[test])

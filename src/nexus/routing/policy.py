@@ -1,4 +1,4 @@
-"""The routing policy: quality − λ·cost (− a little latency), over available models only.
+"""The routing policy: quality − λ·cost (− a little latency, − recent failures), over available models only.
 
 Cost is normalised to the most expensive model in the catalogue, so λ reads as "how many points of
 expected quality the most expensive model must earn over a free one to be worth it". λ is set directly or
@@ -56,6 +56,28 @@ class LatencyTracker:
             return model in self._ewma
 
 
+class ErrorTracker:
+    """Exponentially weighted failure rate per model, from live calls (thread-safe). 0 until observed."""
+
+    def __init__(self, alpha: float = 0.2) -> None:
+        self._alpha = alpha
+        self._rate: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def observe(self, model: str, failed: bool) -> None:
+        with self._lock:
+            prev = self._rate.get(model, 0.0)
+            self._rate[model] = (1 - self._alpha) * prev + self._alpha * (1.0 if failed else 0.0)
+
+    def get(self, model: str) -> float:
+        with self._lock:
+            return self._rate.get(model, 0.0)
+
+    def rates(self) -> dict[str, float]:
+        with self._lock:
+            return dict(self._rate)
+
+
 @dataclass(frozen=True)
 class Utility:
     model: str
@@ -72,12 +94,17 @@ def utilities(
     candidates: Iterable[str],
     cost_lambda: float,
     latency_weight: float,
+    error_rate: Mapping[str, float] | None = None,
+    error_weight: float = 0.0,
 ) -> list[Utility]:
-    """Utility of every candidate, best first (ties keep candidate order, i.e. catalogue order)."""
+    """Utility of every candidate, best first (ties keep candidate order, i.e. catalogue order).
+    A model failing live calls loses `error_weight` × its recent failure rate."""
     rows = []
+    errors = error_rate or {}
     for m in candidates:
         q, c, lat = quality.get(m, 0.0), cost_norm.get(m, 0.0), latency_norm.get(m, 0.0)
-        rows.append(Utility(m, q, c, lat, q - cost_lambda * c - latency_weight * lat))
+        value = q - cost_lambda * c - latency_weight * lat - error_weight * errors.get(m, 0.0)
+        rows.append(Utility(m, q, c, lat, value))
     return sorted(rows, key=lambda u: -u.value)
 
 

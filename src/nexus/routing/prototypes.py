@@ -6,7 +6,8 @@ catalogue file stays hand-written and a restart sees the same prototypes.
 
 Readers take a snapshot (views of the first n rows) under the lock and then search without it: rows are
 appended into spare capacity, never overwritten in place, so a snapshot stays valid while writers work.
-Removal builds new arrays (copy-on-write): it is rare.
+Removal builds new arrays (copy-on-write): it is rare. Above 20k prototypes searches go through an
+approximate index (`nexus.routing.ann`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from nexus.config.catalogue import Catalogue
+from nexus.routing.ann import PrototypeIndex
 from nexus.routing.base import Embedder
 
 
@@ -34,6 +36,8 @@ class Snapshot:
     labels: np.ndarray  # (n,) int32 index into models
     texts: Sequence[str]  # may be longer than n: use indices < len(self) only
     models: tuple[str, ...]
+    version: int = 0  # bumped when rows are removed (appends keep it): approximate indexes key on it
+    index: PrototypeIndex | None = None
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
@@ -52,6 +56,8 @@ class PrototypeStore:
         self._n = 0
         self._added: dict[str, list[str]] = {}
         self._removed: dict[str, list[str]] = {}
+        self._version = 0
+        self.index = PrototypeIndex()
 
     # -- construction -------------------------------------------------------------------------------
     @classmethod
@@ -81,7 +87,14 @@ class PrototypeStore:
             n = self._n
             # The texts list itself, not a copy (O(1) at 100k rows): it is only appended to in place,
             # so indices < n stay valid; removal swaps in a new list.
-            return Snapshot(self._matrix[:n], self._labels[:n], self._texts, self._models)
+            return Snapshot(
+                self._matrix[:n], self._labels[:n], self._texts, self._models, self._version, self.index
+            )
+
+    def prepare_index(self) -> None:
+        """Build the approximate index now (it otherwise builds in the background on first use)."""
+        snap = self.snapshot()
+        self.index.prepare(snap.matrix, snap.version)
 
     def entries(self, model: str | None = None) -> list[tuple[str, str]]:
         """(model, text) pairs, optionally for one model."""
@@ -147,6 +160,7 @@ class PrototypeStore:
             self._labels = self._labels[: self._n][keep].copy()
             self._texts = [t for r, t in enumerate(self._texts) if r != row]
             self._n -= 1
+            self._version += 1
             self._note_removed(model, removed)
             self._save()
             return removed

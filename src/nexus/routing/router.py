@@ -4,8 +4,12 @@ Order of rules (the first that applies decides, and names itself in the explanat
   only-available   one candidate left after availability / the request's allowed list
   self-answer      the classifier says the cheap self-answer model can handle it
   sticky           the conversation's previous model, unless another is clearly better (margin)
-  abstain-default  no prototype is close enough and the classifier is unsure: roles.default
+  abstain-default  no prototype is close enough and the classifier is `uncertain`: roles.default
   learned | knn | domain | keywords-domain   the model maximising quality − λ·cost
+
+Live calls feed the policy: subscribe `router.observe_call` to the providers' Meter and every call's
+latency updates the model's latency estimate and its failure rate (a failing model loses utility).
+Concurrent `decide` calls share embedding batches (`nexus.routing.batching`).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -22,8 +26,10 @@ from nexus.config.catalogue import Catalogue
 from nexus.config.settings import Settings
 from nexus.routing import explain, knn
 from nexus.routing.base import Classification, Decision, Embedder, Explanation, ModelScore, RouteContext
+from nexus.routing.batching import EmbeddingBatcher, shared_batcher
 from nexus.routing.learned import LearnedRouter, LearnedRouterError, learned_dir
 from nexus.routing.policy import (
+    ErrorTracker,
     LatencyTracker,
     NoModelAvailableError,
     calibrate_lambda,
@@ -36,15 +42,33 @@ from nexus.routing.prototypes import PrototypeStore, overlay_path
 # Weights of the evidence when no learned predictions exist for the catalogue's models.
 KNN_WEIGHT = 0.6
 DOMAIN_WEIGHT = 0.4
-# The classifier's top domain probability needed to route on the domain alone (KNN abstained).
-DOMAIN_CONFIDENCE = 0.5
 # How much better (in utility) another model must be to move a conversation off its model.
 STICKY_MARGIN = 0.15
 LATENCY_WEIGHT = 0.05
+# Utility lost per unit of recent failure rate: a model failing every call loses half a quality point.
+ERROR_WEIGHT = 0.5
 
 
 class ClassifierLike(Protocol):
     def classify(self, text: str) -> Classification: ...
+
+
+@runtime_checkable
+class VectorClassifier(Protocol):
+    """A classifier that can reuse the router's vector (same embedder) instead of embedding again."""
+
+    embedder: Embedder | None
+
+    def classify(self, text: str, vector: np.ndarray | None = None) -> Classification: ...
+
+
+class CallLike(Protocol):
+    """What the router reads from a metering record (`nexus.providers.metering.CallRecord`)."""
+
+    model: str
+    latency_ms: float
+    success: bool
+    simulated: bool
 
 
 class Router:
@@ -61,6 +85,8 @@ class Router:
         cost_lambda: float | None = None,
         sticky_margin: float = STICKY_MARGIN,
         latency_weight: float = LATENCY_WEIGHT,
+        error_weight: float = ERROR_WEIGHT,
+        batching: bool = True,
     ) -> None:
         self.catalogue = catalogue
         self.embedder = embedder
@@ -71,7 +97,12 @@ class Router:
         self.cost_lambda = catalogue.routing.cost_lambda if cost_lambda is None else cost_lambda
         self.sticky_margin = sticky_margin
         self.latency_weight = latency_weight
+        self.error_weight = error_weight
         self.latency = LatencyTracker({m.id: m.latency_ms for m in catalogue.models})
+        self.errors = ErrorTracker()
+        self.batcher: EmbeddingBatcher | None = (
+            shared_batcher(embedder) if embedder is not None and batching else None
+        )
         self.costs = {m.id: cost_per_1k_requests(m) for m in catalogue.models}
         self.cost_norm = normalise(self.costs)
         self._available = set(catalogue.ids) if available is None else set(available)
@@ -112,6 +143,22 @@ class Router:
     def observe_latency(self, model: str, ms: float) -> None:
         self.latency.observe(model, ms)
 
+    def observe_error(self, model: str, failed: bool = True) -> None:
+        self.errors.observe(model, failed)
+
+    def observe_call(self, record: CallLike) -> None:
+        """A Meter listener: `meter.subscribe(router.observe_call)`. Successful real calls update the
+        latency estimate; every real call updates the failure rate. Simulated (demo) calls are ignored."""
+        if record.simulated or self.catalogue.get(record.model) is None:
+            return
+        if record.success:
+            self.latency.observe(record.model, record.latency_ms)
+        self.errors.observe(record.model, not record.success)
+
+    def adopt_live_state(self, previous: Router) -> None:
+        """Keep the live latency and failure estimates across a rebuild (catalogue reload)."""
+        self.latency, self.errors = previous.latency, previous.errors
+
     def set_available(self, model_ids: Iterable[str]) -> None:
         with self._lock:
             self._available = set(model_ids)
@@ -127,10 +174,29 @@ class Router:
 
     # -- deciding -----------------------------------------------------------------------------------
     def decide(self, text_or_messages: str | Sequence[Any], context: RouteContext | None = None) -> Decision:
+        """One decision; concurrent callers (threads) share embedding batches."""
         t0 = time.perf_counter()
         text = query_text(text_or_messages)
-        vec, fallback = self._embed([text])
-        return self._decide(text, None if vec is None else vec[0], fallback, context or RouteContext(), t0)
+        vec, fallback = self._embed_one(text)
+        return self._decide(text, vec, fallback, context or RouteContext(), t0)
+
+    async def adecide(
+        self, text_or_messages: str | Sequence[Any], context: RouteContext | None = None
+    ) -> Decision:
+        """`decide` for coroutines: the embedding is awaited (batched with concurrent decisions) and the
+        rest, well under a millisecond of numpy, runs inline."""
+        t0 = time.perf_counter()
+        text = query_text(text_or_messages)
+        vec: np.ndarray | None = None
+        fallback: str | None = None
+        if self.batcher is None:
+            vec, fallback = self._embed_one(text)
+        else:
+            try:
+                vec = await self.batcher.aembed(text)
+            except Exception as exc:  # any backend failure degrades to keywords, never fails the request
+                fallback = _embed_failure(exc)
+        return self._decide(text, vec, fallback, context or RouteContext(), t0)
 
     def decide_many(self, texts: list[str], context: RouteContext | None = None) -> list[Decision]:
         """Batch: one embedding call for all texts (elapsed_ms is each decision's share of the batch)."""
@@ -146,20 +212,28 @@ class Router:
 
     def _embed(self, texts: list[str]) -> tuple[np.ndarray | None, str | None]:
         if self.embedder is None:
-            return None, "no embedder configured: keyword classifier used, KNN skipped"
+            return None, _NO_EMBEDDER
         try:
             return self.embedder.embed(texts), None
         except Exception as exc:  # any backend failure degrades to keywords, never fails the request
-            return (
-                None,
-                f"embedder failed ({type(exc).__name__}: {exc}): keyword classifier used, KNN skipped",
-            )
+            return None, _embed_failure(exc)
 
-    def _classify(self, text: str, embedded: bool) -> Classification | None:
-        chosen = self.classifier if embedded else (self.keyword_classifier or self.classifier)
+    def _embed_one(self, text: str) -> tuple[np.ndarray | None, str | None]:
+        if self.batcher is None:
+            vecs, fallback = self._embed([text])
+            return (None if vecs is None else vecs[0]), fallback
+        try:
+            return self.batcher.embed_one(text), None
+        except Exception as exc:
+            return None, _embed_failure(exc)
+
+    def _classify(self, text: str, vec: np.ndarray | None) -> Classification | None:
+        chosen = self.classifier if vec is not None else (self.keyword_classifier or self.classifier)
         if chosen is None:
             return None
         try:
+            if vec is not None and isinstance(chosen, VectorClassifier) and chosen.embedder is self.embedder:
+                return chosen.classify(text, vec)
             return chosen.classify(text)
         except Exception:  # the classifier's own embedder may be the one that failed
             return self.keyword_classifier.classify(text) if self.keyword_classifier else None
@@ -168,7 +242,7 @@ class Router:
         self, text: str, vec: np.ndarray | None, fallback: str | None, ctx: RouteContext, t0: float
     ) -> Decision:
         cat = self.catalogue
-        cls_out = self._classify(text, embedded=vec is not None)
+        cls_out = self._classify(text, vec)
         vote = knn.KnnVote(neighbours=[])
         if vec is not None and self.prototypes is not None:
             vote = knn.vote(
@@ -181,7 +255,17 @@ class Router:
         candidates = self._candidates(ctx)
         lam = self.cost_lambda if ctx.cost_lambda is None else ctx.cost_lambda
         lat = {m: self.latency.get(m) or 0.0 for m in cat.ids}
-        ranked = utilities(quality, self.cost_norm, normalise(lat), candidates, lam, self.latency_weight)
+        errors = self.errors.rates()
+        ranked = utilities(
+            quality,
+            self.cost_norm,
+            normalise(lat),
+            candidates,
+            lam,
+            self.latency_weight,
+            errors,
+            self.error_weight,
+        )
         rule, model = self._rule(ranked, cls_out, vote, predicted, fallback, ctx)
 
         by_model = {u.model: u for u in ranked}
@@ -204,7 +288,13 @@ class Router:
             rule=rule,
             cost_lambda=lam,
             fallback=fallback,
-            extra={"best_similarity": round(vote.best_similarity, 4), "domain_prior": prior},
+            extra={
+                "best_similarity": round(vote.best_similarity, 4),
+                "domain_prior": prior,
+                **(
+                    {"error_rate": {m: round(r, 3) for m, r in errors.items() if r > 0.001}} if errors else {}
+                ),
+            },
         )
         expl.reason = explain.reason(expl, model, cat)
         expl.elapsed_ms = (time.perf_counter() - t0) * 1000.0
@@ -255,9 +345,7 @@ class Router:
                 return "sticky", session
         if session is not None and session == best.model and cat.routing.sticky:
             return "sticky", session
-        confident = (
-            cls_out is not None and max(cls_out.domain_scores.values(), default=1.0) >= DOMAIN_CONFIDENCE
-        )
+        confident = cls_out is not None and not cls_out.uncertain
         if predicted is None and vote.abstained and not confident:
             default = cat.role("default")
             return "abstain-default", default if default in names else best.model
@@ -283,7 +371,7 @@ class Router:
             predicted = (
                 self.learned.predict_one(vec) if self.learned is not None and vec is not None else None
             )
-            q = self._quality(vote, domain_prior(cat, self._classify(text, vec is not None)), predicted)
+            q = self._quality(vote, domain_prior(cat, self._classify(text, vec)), predicted)
             rows.append([q[m] for m in cat.ids])
         return np.asarray(rows, dtype=np.float64)
 
@@ -328,6 +416,13 @@ class Router:
 
 
 # -- helpers -------------------------------------------------------------------------------------------
+_NO_EMBEDDER = "no embedder configured: keyword classifier used, KNN skipped"
+
+
+def _embed_failure(exc: BaseException) -> str:
+    return f"embedder failed ({type(exc).__name__}: {exc}): keyword classifier used, KNN skipped"
+
+
 def query_text(text_or_messages: str | Sequence[Any]) -> str:
     """The text to route on: a string, or the last user message of an OpenAI-style message list."""
     if isinstance(text_or_messages, str):
@@ -377,9 +472,9 @@ def load_matching_learned(
 
 
 def default_embedder(settings: Settings) -> Embedder | None:
-    from nexus.embeddings.shared import get_embedder
+    from nexus.embeddings.shared import get_routing_embedder
 
-    return get_embedder(settings)
+    return get_routing_embedder(settings)
 
 
 def default_classifier(settings: Settings, embedder: Embedder | None) -> ClassifierLike | None:
