@@ -98,7 +98,7 @@ class FrontNodes:
         # The router classifies as part of deciding; one decide() here serves both the
         # `classified` event and, on the single-task path, the route (no second embedding).
         text = state["message"]
-        decision = await asyncio.to_thread(self.d.router.decide, text, self._route_context(state))
+        decision = await self.d.router.adecide(text, self._route_context(state))
         c = decision.explanation.classification
         if c is None and self.d.classifier is not None:
             c = await asyncio.to_thread(self.d.classifier.classify, text)
@@ -164,7 +164,7 @@ class FrontNodes:
         experts = self.d.catalogue.experts
         live = bool(state.get("live"))
         if len(subtasks) >= 2:
-            decisions = await asyncio.to_thread(lambda: [self.d.router.decide(t, ctx) for t in subtasks])
+            decisions = list(await asyncio.gather(*(self.d.router.adecide(t, ctx) for t in subtasks)))
             tasks: list[TaskState] = []
             for i, (text, dec) in enumerate(zip(subtasks, decisions, strict=True)):
                 domain = _domain(dec, c)
@@ -195,7 +195,7 @@ class FrontNodes:
         dec = (
             Decision.model_validate(stashed)
             if stashed
-            else await asyncio.to_thread(self.d.router.decide, state["message"], ctx)
+            else await self.d.router.adecide(state["message"], ctx)
         )
         domain = _domain(dec, c)
         passthrough = self.d.settings.single_expert == "passthrough"

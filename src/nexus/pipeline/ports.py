@@ -22,6 +22,10 @@ class RouterLike(Protocol):
         self, text_or_messages: str | Sequence[Any], context: RouteContext | None = None
     ) -> Decision: ...
 
+    async def adecide(
+        self, text_or_messages: str | Sequence[Any], context: RouteContext | None = None
+    ) -> Decision: ...
+
 
 class EventSink(Protocol):
     """Receives every event (with its tenant) as it is emitted; must not block (queue it, write later)."""

@@ -16,7 +16,7 @@ import uuid
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from langgraph.types import Command, Overwrite
 
@@ -241,6 +241,14 @@ class Pipeline:
                 log.exception("event sink failed")
 
 
+def router_ref(router: RouterLike | Callable[[], RouterLike]) -> Callable[[], RouterLike]:
+    """A router, or a callable returning the current one (rebuilt on catalogue reload), as a callable."""
+    if hasattr(router, "decide"):
+        fixed = cast(RouterLike, router)
+        return lambda: fixed
+    return cast(Callable[[], RouterLike], router)
+
+
 def build_pipeline(
     hub: ModelHub,
     router: RouterLike | Callable[[], RouterLike],
@@ -254,10 +262,9 @@ def build_pipeline(
 ) -> Pipeline:
     """The process's pipeline; `sink` receives every event (e.g. the store's run-events writer)."""
     _ = settings  # pipeline knobs live in the catalogue (hub.catalogue.pipeline), reloadable
-    ref: Callable[[], RouterLike] = (
-        router if callable(router) and not hasattr(router, "decide") else lambda: router
-    )  # type: ignore[assignment,return-value]
-    deps = Deps(hub=hub, router_ref=ref, classifier=classifier, qa=qa or default_checker(), mask=mask)
+    deps = Deps(
+        hub=hub, router_ref=router_ref(router), classifier=classifier, qa=qa or default_checker(), mask=mask
+    )
     if tracer is not None:
         deps.tracer = tracer
     return Pipeline(deps, checkpointer, [sink] if sink is not None else [])
@@ -276,7 +283,7 @@ async def open_pipeline(
 
     Without a classifier the router's own is used (it is the same object the router classifies with).
     """
-    current = router() if callable(router) and not hasattr(router, "decide") else router  # type: ignore[operator]
+    current = router_ref(router)()
     classifier = classifier or getattr(current, "classifier", None)
     checkpointer, close_saver = await open_checkpointer(settings)
     pipeline = build_pipeline(hub, router, classifier, settings, checkpointer, sink, mask=mask, tracer=tracer)

@@ -86,13 +86,16 @@ def _build_router(
     embedder: Embedder | None,
     classifier: ClassifierLike | None,
 ) -> Router:
-    return Router.from_catalogue(
+    router = Router.from_catalogue(
         hub.catalogue,
         settings,
         embedder=previous.embedder if previous else embedder,
         classifier=previous.classifier if previous else classifier,
         available=hub.available_ids(),
     )
+    if previous is not None:
+        router.adopt_live_state(previous)  # live latencies and failure rates survive a reload
+    return router
 
 
 def _event_metrics(m: Metrics) -> Callable[[Event], None]:
@@ -165,6 +168,8 @@ async def build(
 
         router = await asyncio.to_thread(_build_router, the_hub, settings, None, embedder, classifier)
         routers = RouterHolder(router)
+        # Live latencies and failures of real calls feed the routing policy.
+        the_hub.meter.subscribe(lambda record: routers.current.observe_call(record))
         the_hub.on_reload(
             lambda _: setattr(
                 routers, "current", _build_router(the_hub, settings, routers.current, None, None)

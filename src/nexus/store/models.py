@@ -229,5 +229,6 @@ class Job(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     __table_args__ = (Index("ix_jobs_status", "status", "created_at"), Index("ix_jobs_tenant", "tenant_id"))
 
+
 # Area models live in their own modules; importing them here registers them on Base.metadata.
 from nexus.store import models_rag as _models_rag  # noqa: E402,F401  (rag)

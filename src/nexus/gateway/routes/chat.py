@@ -47,7 +47,9 @@ class ApiChatBody(BaseModel):
 
     content: str = Field(min_length=1)
     session_id: str | None = SESSION_FIELD
-    model: str = Field(default=AUTO_MODEL, description="nexus-auto (routed) or a catalogue model id")
+    model: str = Field(
+        default=AUTO_MODEL, min_length=1, description="nexus-auto (routed) or a catalogue model id"
+    )
 
 
 def _one_message(
