@@ -149,3 +149,20 @@ def test_usage_of_keeps_a_larger_upstream_count() -> None:
     assert (u.prompt_tokens, u.completion_tokens, est) == (40, 30, False)
     u, est = usage_of(None, "", REQ, complete=False)
     assert (u.total_tokens, est) == (0, False)
+
+
+async def test_a_stream_cut_by_the_deadline_is_an_error_not_a_cancel() -> None:
+    from nexus.providers.deadline import DeadlineExceeded
+
+    meter = Meter()
+    records: list[CallRecord] = []
+    meter.subscribe(records.append)
+    inner = FunctionProvider(entry("m1"), [[chunk(role="assistant"), chunk("Some text"), HANG]])
+    p = FallbackProvider(
+        [MeteredProvider(RetryingProvider(inner, RetryPolicy()), meter)], total_timeout_s=0.3
+    )
+    with pytest.raises(DeadlineExceeded):
+        [c async for c in p.stream(REQ)]
+    (r,) = records
+    assert r.outcome == "error" and r.error and r.error.startswith("upstream_timeout")
+    assert r.completion_tokens == estimate_tokens("Some text")

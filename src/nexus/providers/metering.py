@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from nexus.config.catalogue import ModelEntry
 from nexus.providers.base import Provider
+from nexus.providers.deadline import Deadline, current, exceeded
 from nexus.providers.errors import ProviderError
 from nexus.providers.tokens import estimate_prompt_tokens, estimate_tokens
 from nexus.providers.types import ChatChunk, ChatRequest, ChatResponse, Health, Usage
@@ -162,13 +163,15 @@ class MeteredProvider:
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
         started = time.perf_counter()
+        d = current()
         try:
             resp = await self.inner.complete(request)
         except Exception as exc:
             self._record(Usage(), False, started, "error", exc, False)
             raise
         except BaseException as exc:  # cancelled while waiting: nothing came back to count
-            self._record(Usage(), False, started, "cancelled", exc, False)
+            outcome, error = self._interrupted(exc, d)
+            self._record(Usage(), False, started, outcome, error, False)
             raise
         usage, estimated = usage_of(resp.usage, _response_text(resp), request, complete=True)
         self._record(usage, estimated, started, "ok", None, False)
@@ -176,6 +179,7 @@ class MeteredProvider:
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
         started = time.perf_counter()
+        d = current()  # the deadline in force when the stream starts (see nexus.providers.deadline)
         reported: Usage | None = None
         produced: list[str] = []
         finished = False
@@ -202,7 +206,7 @@ class MeteredProvider:
         except BaseException as exc:
             # The consumer stopped reading (GeneratorExit) or was cancelled. Once the answer has
             # finished only the trailing usage chunk is missing: that is a complete call.
-            outcome, error = ("ok", None) if finished else ("cancelled", exc)
+            outcome, error = ("ok", None) if finished else self._interrupted(exc, d)
             raise
         finally:
             # Recorded before closing the inner stream: that await may be cancelled again.
@@ -211,6 +215,12 @@ class MeteredProvider:
             aclose = getattr(chunks, "aclose", None)
             if aclose is not None:
                 await aclose()
+
+    def _interrupted(self, exc: BaseException, d: Deadline | None) -> tuple[Outcome, BaseException]:
+        """A call stopped from outside: by the request's deadline (an error, 504) or by its caller."""
+        if d is not None and d.expired:
+            return "error", exceeded(d, provider=self.entry.provider, model=self.entry.id)
+        return "cancelled", exc
 
     async def health_check(self) -> Health:
         return await self.inner.health_check()

@@ -85,6 +85,37 @@ def _backstop(d: Deadline | None) -> float | None:
     return None if d is None else d.remaining() + _BACKSTOP_S
 
 
+class _Cutoff:
+    """Ends a flowing stream at its deadline with one timer per stream.
+
+    A timeout scope around each chunk would cost a timer handle per chunk on the hot path. This timer,
+    when it fires, interrupts the stream's task only while it waits for the upstream (`waiting`);
+    otherwise the next pull sees `fired`.
+    """
+
+    __slots__ = ("fired", "task", "timer", "waiting")
+
+    def __init__(self, d: Deadline) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self.task = task
+        self.waiting = False
+        self.fired = False
+        self.timer = asyncio.get_running_loop().call_later(max(d.remaining(), 0.0), self._fire)
+
+    def _fire(self) -> None:
+        self.fired = True
+        if self.waiting:
+            self.task.cancel(msg="nexus: request deadline")
+
+    def interrupted(self) -> bool:
+        """Whether a CancelledError being handled is this timer's (and then swallow it)."""
+        if self.fired and self.task.cancelling() == 1:
+            self.task.uncancel()
+            return True
+        return False
+
+
 class RetryingProvider:
     """Retries retryable errors (5xx, 429, connect, timeout) with backoff; each attempt is time-boxed.
 
@@ -263,18 +294,33 @@ class FallbackProvider:
                 for chunk in held:
                     chunk.model = p.entry.id
                     yield chunk
-                while not ended:
-                    try:
-                        async with asyncio.timeout(None if d is None else d.remaining()):
+                if ended:
+                    return
+                if d is None:
+                    async for chunk in chunks:
+                        chunk.model = p.entry.id
+                        yield chunk
+                    return
+                cut = _Cutoff(d)
+                try:
+                    while True:
+                        if cut.fired:
+                            raise exceeded(d, provider=p.entry.provider, model=p.entry.id)
+                        cut.waiting = True
+                        try:
                             chunk = await anext(chunks)
-                    except StopAsyncIteration:
-                        break
-                    except TimeoutError:
-                        assert d is not None
-                        raise exceeded(d, provider=p.entry.provider, model=p.entry.id) from None
-                    chunk.model = p.entry.id
-                    yield chunk
-                return
+                        except StopAsyncIteration:
+                            return
+                        except asyncio.CancelledError:
+                            if cut.interrupted():
+                                raise exceeded(d, provider=p.entry.provider, model=p.entry.id) from None
+                            raise
+                        finally:
+                            cut.waiting = False
+                        chunk.model = p.entry.id
+                        yield chunk
+                finally:
+                    cut.timer.cancel()
             finally:
                 await _close(chunks)
         raise self._exhausted(errors)
