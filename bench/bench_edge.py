@@ -13,7 +13,7 @@ request at c=64 (user+system of its process tree / requests served: the figure t
 other work shares the cores). Nothing is asserted.
 
 Usage: python bench/bench_edge.py [--duration 10] [--servers edge,uvicorn,h11,hypercorn,granian]
-           [--alt-python /tmp/edge-venv/bin/python]
+           [--app gateway|trivial] [--alt-python /tmp/edge-venv/bin/python]
 The alternative Python is a venv that sees the project's packages plus hypercorn/granian, e.g.
   python -m venv /tmp/edge-venv && echo $VIRTUAL_ENV/lib/python3.11/site-packages \
       > /tmp/edge-venv/lib/python3.11/site-packages/main.pth && /tmp/edge-venv/bin/pip install granian hypercorn
@@ -34,14 +34,58 @@ from bench_passthrough import ROOT, free_port, start_upstream, stop, wait_ready
 
 BODY = '{"model": "bench", "messages": [{"role": "user", "content": "Say hello in five words."}], "max_tokens": 16%s}'
 
-# Builds the app from NEXUS_* variables, then serves it with the server named in argv[1].
+# The app under test: the gateway built from NEXUS_* variables, or (--app trivial) a few-line ASGI app
+# answering like the upstream does, to see the servers' own cost without the gateway's.
+APP_MODULE = r"""
+import asyncio
+from nexus.config.settings import Settings
+
+if __import__("os").environ.get("BENCH_APP") == "trivial":
+    BODY = b'{"id":"x","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"hi"}}]}'
+    EVENT = b'data: {"id":"x","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"hi "}}]}\n\n'
+
+    async def _app(scope, receive, send):
+        if scope["type"] == "lifespan":
+            while True:
+                msg = await receive()
+                await send({"type": msg["type"] + ".complete"})
+                if msg["type"] == "lifespan.shutdown":
+                    return
+        body = b""
+        while True:
+            msg = await receive()
+            body += msg.get("body", b"")
+            if not msg.get("more_body"):
+                break
+        if scope["path"] == "/health":
+            await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
+            await send({"type": "http.response.body", "body": b"ok"})
+        elif b'"stream": true' in body:
+            await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]})
+            for _ in range(10):
+                await send({"type": "http.response.body", "body": EVENT, "more_body": True})
+            await send({"type": "http.response.body", "body": b"data: [DONE]\n\n"})
+        else:
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(BODY)).encode())]})
+            await send({"type": "http.response.body", "body": BODY})
+
+    def app():
+        return _app
+else:
+    def app():
+        from nexus.gateway.app import create_app
+        return create_app(Settings())
+"""
+
+# Serves bench_app.app() with the server named in argv[1].
 SERVE = r"""
 import asyncio, sys
 from nexus.config.settings import Settings
-from nexus.gateway.app import create_app
+from bench_app import app as factory
 kind, port = sys.argv[1], int(sys.argv[2])
 settings = Settings()
-app = create_app(settings)
+app = factory()
 if kind == "edge":
     from nexus.gateway.server import serve
     serve(app, settings, host="127.0.0.1", port=port, log_level="warning")
@@ -59,14 +103,6 @@ elif kind == "hypercorn":
     uvloop.run(hserve(app, cfg))
 """
 
-GRANIAN_TARGET = """
-from nexus.config.settings import Settings
-from nexus.gateway.app import create_app
-
-def app():
-    return create_app(Settings())
-"""
-
 LUA = """
 wrk.method = "POST"
 wrk.body = '%s'
@@ -75,7 +111,7 @@ wrk.headers["Content-Type"] = "application/json"
 
 
 def start_server(
-    kind: str, python: str, upstream: str, data_dir: Path
+    kind: str, python: str, upstream: str, data_dir: Path, app: str
 ) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     cat = data_dir / "catalogue.yaml"
@@ -92,14 +128,15 @@ def start_server(
         "NEXUS_DATA_DIR": str(data_dir),
         "NEXUS_LOG_LEVEL": "WARNING",
         "HF_HUB_OFFLINE": "1",
+        "BENCH_APP": app,
         "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(data_dir), os.environ.get("PYTHONPATH", "")]),
     }
+    (data_dir / "bench_app.py").write_text(APP_MODULE)
     if kind == "granian":
-        (data_dir / "granian_target.py").write_text(GRANIAN_TARGET)
         cmd = [
             python, "-m", "granian", "--interface", "asgi", "--factory", "--host", "127.0.0.1",
             "--port", str(port), "--workers", "1", "--loop", "uvloop", "--no-access-log",
-            "--log-level", "warning", "granian_target:app",
+            "--log-level", "warning", "bench_app:app",
         ]  # fmt: skip
     else:
         cmd = [python, "-c", SERVE, kind, str(port)]
@@ -113,7 +150,18 @@ def wrk(url: str, conns: int, seconds: int, stream: bool, script_dir: Path) -> d
     script.write_text(LUA % (BODY % (', "stream": true' if stream else "")))
     threads = 1 if conns == 1 else 2
     out = subprocess.run(
-        ["wrk", f"-t{threads}", f"-c{conns}", f"-d{seconds}s", "--timeout", "30s", "--latency", "-s", str(script), url],
+        [
+            "wrk",
+            f"-t{threads}",
+            f"-c{conns}",
+            f"-d{seconds}s",
+            "--timeout",
+            "30s",
+            "--latency",
+            "-s",
+            str(script),
+            url,
+        ],
         capture_output=True,
         text=True,
         check=True,
@@ -160,6 +208,7 @@ def main() -> None:
     ap.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
     ap.add_argument("--conc", type=int, default=64)
     ap.add_argument("--servers", default="edge,uvicorn,h11,hypercorn,granian")
+    ap.add_argument("--app", choices=("gateway", "trivial"), default="gateway")
     ap.add_argument("--alt-python", default="/tmp/edge-venv/bin/python", help="Python with hypercorn/granian")
     args = ap.parse_args()
     if shutil.which("wrk") is None:
@@ -178,15 +227,15 @@ def main() -> None:
                 f"{'server':<10} {'mode':<6} {'added p50':>10} {'added p99':>10} {'rps c=' + str(args.conc):>10} "
                 f"{'cpu/req':>9} {'errors':>7}"
             )
-            for kind in args.servers.split(","):
+            for i, kind in enumerate(args.servers.split(",")):
                 python = args.alt_python if kind in ("hypercorn", "granian") else sys.executable
                 if not Path(python).exists():
                     print(f"{kind:<10} skipped: {python} not found (see --alt-python)")
                     continue
-                data = Path(tmp) / kind
+                data = Path(tmp) / f"{i}-{kind}"  # a name may repeat: A/B runs interleaved
                 data.mkdir()
                 try:
-                    proc, url = start_server(kind, python, up_url, data)
+                    proc, url = start_server(kind, python, up_url, data, args.app)
                 except TimeoutError:
                     print(f"{kind:<10} did not start: skipped")
                     continue
