@@ -21,7 +21,13 @@ from nexus.config.settings import Settings
 from nexus.gateway.server import ShutdownSignal, ShuttingDown, serve, until_shutdown
 
 SHUTDOWN_EVENT = orjson.dumps(
-    {"error": {"message": "The server is shutting down.", "type": "server_error", "code": "server_shutting_down"}}
+    {
+        "error": {
+            "message": "The server is shutting down.",
+            "type": "server_error",
+            "code": "server_shutting_down",
+        }
+    }
 )
 
 

@@ -149,7 +149,9 @@ def test_an_http10_client_reads_a_whole_stream(server: AppServer) -> None:
     assert events[0] == b'data: {"i":0}' and events[19] == b'data: {"i":19}' and events[-1] == b"data: [DONE]"
 
 
-def test_an_http10_client_gets_content_length_answers_and_http11_still_streams_chunked(server: AppServer) -> None:
+def test_an_http10_client_gets_content_length_answers_and_http11_still_streams_chunked(
+    server: AppServer,
+) -> None:
     s = connect(server)
     s.sendall(b"GET /hello HTTP/1.0\r\n\r\n")
     raw = read_all(s)
@@ -164,7 +166,9 @@ def test_an_http10_client_gets_content_length_answers_and_http11_still_streams_c
 
 def test_connections_beyond_the_limit_get_503(tmp_path: Path) -> None:
     sig = ShutdownSignal()
-    with AppServer(create_app(sig), settings(tmp_path, http_max_connections=4, http_header_timeout_s=5), signal=sig) as srv:
+    with AppServer(
+        create_app(sig), settings(tmp_path, http_max_connections=4, http_header_timeout_s=5), signal=sig
+    ) as srv:
         held = [connect(srv) for _ in range(4)]
         time.sleep(0.2)
         extra = connect(srv)

@@ -47,7 +47,9 @@ def start_server() -> Iterator[object]:
             p.wait()
 
 
-async def open_stream(client: httpx.AsyncClient, url: str, started: asyncio.Event, counter: list[int], n: int) -> list[str]:
+async def open_stream(
+    client: httpx.AsyncClient, url: str, started: asyncio.Event, counter: list[int], n: int
+) -> list[str]:
     events: list[str] = []
     async with client.stream("GET", url) as resp:
         assert resp.status_code == 200
@@ -72,7 +74,9 @@ async def test_sigterm_ends_streams_longer_than_the_bound_with_an_error_event(st
     async with httpx.AsyncClient(timeout=60, limits=limits) as client:
         # Each stream would last 20 s.
         tasks = [
-            asyncio.create_task(open_stream(client, url + "/stream?n=1000&interval=0.02", started, counter, n))
+            asyncio.create_task(
+                open_stream(client, url + "/stream?n=1000&interval=0.02", started, counter, n)
+            )
             for _ in range(n)
         ]
         await asyncio.wait_for(started.wait(), 30)

@@ -28,6 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 from nexus.config.settings import Settings
+from nexus.gateway.errors import error_body
 
 log = logging.getLogger("nexus.gateway.server")
 
@@ -111,16 +112,15 @@ async def until_shutdown(items: AsyncIterator[T], signal: ShutdownSignal) -> Asy
 
 
 # -- the protocol -----------------------------------------------------------------------------------
-def _error_response(status: int, reason: str, message: str, code: str, extra: bytes = b"") -> bytes:
-    """A complete response in the OpenAI error shape, for refusals made before the app sees a request."""
-    body = orjson.dumps(
-        {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": code}}
-    )
+def _error_response(status: int, reason: str, message: str, code: str) -> bytes:
+    """A complete response in the API's error shape, for refusals made before the app sees a request."""
+    kind = "invalid_request_error" if status < 500 else None
+    body = orjson.dumps(error_body(status, message, code=code, type=kind))
     head = (
         f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\n"
-        f"content-length: {len(body)}\r\nconnection: close\r\n"
-    ).encode()
-    return head + extra + b"\r\n" + body
+        f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+    )
+    return head.encode() + body
 
 
 class _Refused(Exception):
@@ -290,14 +290,7 @@ class ConcurrencyLimit:
             return
         if self.active >= self.limit:
             body = orjson.dumps(
-                {
-                    "error": {
-                        "message": "The server is at capacity; retry shortly.",
-                        "type": "server_error",
-                        "param": None,
-                        "code": "server_busy",
-                    }
-                }
+                error_body(503, "The server is at capacity; retry shortly.", code="server_busy")
             )
             headers = [(b"content-type", b"application/json"), (b"retry-after", b"1")]
             await send({"type": "http.response.start", "status": 503, "headers": headers})

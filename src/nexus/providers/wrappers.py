@@ -81,6 +81,11 @@ async def _close(chunks: AsyncIterator[ChatChunk]) -> None:
         await aclose()
 
 
+def _over(d: Deadline | None, p: Provider) -> DeadlineExceeded:
+    assert d is not None  # only a deadline's timer gets here
+    return exceeded(d, provider=p.entry.provider, model=p.entry.id)
+
+
 def _backstop(d: Deadline | None) -> float | None:
     return None if d is None else d.remaining() + _BACKSTOP_S
 
@@ -133,12 +138,12 @@ class RetryingProvider:
         if d is None or d.remaining() >= limit:
             return limit, False
         if d.expired:
-            raise exceeded(d, provider=self.entry.provider, model=self.entry.id)
+            raise _over(d, self)
         return d.remaining(), True
 
     def _timed_out(self, d: Deadline | None, by_deadline: bool, what: str) -> ProviderError:
         if by_deadline and d is not None:
-            return exceeded(d, provider=self.entry.provider, model=self.entry.id)
+            return _over(d, self)
         return UpstreamTimeout(
             f"{what} within {self.policy.attempt_timeout_s:g}s",
             provider=self.entry.provider,
@@ -234,9 +239,16 @@ class FallbackProvider:
 
     def _check(self, d: Deadline | None, p: Provider) -> None:
         if d is not None and d.expired:
-            raise exceeded(d, provider=p.entry.provider, model=p.entry.id)
+            raise _over(d, p)
 
-    def _failed(self, i: int, exc: ProviderError, errors: list[ProviderError]) -> None:
+    def _failed(
+        self, i: int, exc: TimeoutError | ProviderError, d: Deadline | None, errors: list[ProviderError]
+    ) -> None:
+        """Note a model's failure and move on; past the deadline, end the call instead."""
+        if isinstance(exc, TimeoutError):  # only the request deadline's timer raises it at this level
+            raise _over(d, self.chain[i]) from None
+        if isinstance(exc, DeadlineExceeded):
+            raise exc
         errors.append(exc)
         nxt = self.chain[i + 1].entry.id if i + 1 < len(self.chain) else None
         log.warning(
@@ -260,13 +272,8 @@ class FallbackProvider:
                 try:
                     async with asyncio.timeout(_backstop(d)):
                         resp = await p.complete(request)
-                except TimeoutError:
-                    assert d is not None  # only the deadline's timer raises it here
-                    raise exceeded(d, provider=p.entry.provider, model=p.entry.id) from None
-                except DeadlineExceeded:
-                    raise
-                except ProviderError as exc:
-                    self._failed(i, exc, errors)
+                except (TimeoutError, ProviderError) as exc:
+                    self._failed(i, exc, d, errors)  # raises when the deadline has passed
                     continue
                 # Clients see the catalogue id of the model that actually answered.
                 resp.model = p.entry.id
@@ -283,13 +290,8 @@ class FallbackProvider:
                 try:
                     with use(d):  # the inner wrappers start here and keep this deadline
                         held, ended = await _until_content(chunks, _backstop(d))
-                except TimeoutError:
-                    assert d is not None
-                    raise exceeded(d, provider=p.entry.provider, model=p.entry.id) from None
-                except DeadlineExceeded:
-                    raise
-                except ProviderError as exc:
-                    self._failed(i, exc, errors)
+                except (TimeoutError, ProviderError) as exc:
+                    self._failed(i, exc, d, errors)  # raises when the deadline has passed
                     continue
                 for chunk in held:
                     chunk.model = p.entry.id
@@ -305,7 +307,7 @@ class FallbackProvider:
                 try:
                     while True:
                         if cut.fired:
-                            raise exceeded(d, provider=p.entry.provider, model=p.entry.id)
+                            raise _over(d, p)
                         cut.waiting = True
                         try:
                             chunk = await anext(chunks)
@@ -313,7 +315,7 @@ class FallbackProvider:
                             return
                         except asyncio.CancelledError:
                             if cut.interrupted():
-                                raise exceeded(d, provider=p.entry.provider, model=p.entry.id) from None
+                                raise _over(d, p) from None
                             raise
                         finally:
                             cut.waiting = False

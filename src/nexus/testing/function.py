@@ -83,7 +83,7 @@ class FunctionProvider(CostMixin):
         self.calls += 1
         return script
 
-    async def stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+    async def _play(self) -> AsyncIterator[ChatChunk]:
         for step in self._script():
             if isinstance(step, BaseException):
                 raise step
@@ -92,18 +92,13 @@ class FunctionProvider(CostMixin):
                 continue
             yield step.model_copy(deep=True)
 
+    def stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+        return self._play()
+
     async def complete(self, request: ChatRequest) -> ChatResponse:
-        text: list[str] = []
-        usage: Usage | None = None
-        for step in self._script():
-            if isinstance(step, BaseException):
-                raise step
-            if isinstance(step, float | int):
-                await _sleep(float(step))
-                continue
-            text.append(step.text)
-            usage = step.usage or usage
-        message = ResponseMessage(content="".join(text))
+        chunks = [c async for c in self._play()]
+        usage = next((c.usage for c in reversed(chunks) if c.usage is not None), None)
+        message = ResponseMessage(content="".join(c.text for c in chunks))
         return ChatResponse(model=self.entry.model, choices=[Choice(message=message)], usage=usage)
 
     async def health_check(self) -> Health:
