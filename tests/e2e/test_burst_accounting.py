@@ -40,8 +40,8 @@ async def test_a_burst_of_500_leaves_500_work_orders_with_exact_totals(
         async with client(CONCURRENCY) as c:
             await burst(c, gw.base_url, MODEL, sent, CONCURRENCY)
         # Every write queued before this point is committed (or counted as failed) when it returns.
-        await asyncio.to_thread(gw.call, gw.state.accounting.flush())
-        stats = gw.state.accounting.stats
+        await asyncio.to_thread(gw.call, gw.services.accounting.flush())
+        stats = gw.services.accounting.stats
 
     assert Counter(o.status for o in sent) == {200: N}
     assert stats.failed == 0 and stats.rejected == 0

@@ -96,7 +96,7 @@ async def test_prometheus_counters_move_and_api_metrics_agree_with_the_rows(
             for model, n in (*COUNTS.items(), ("broken", BROKEN)):
                 sent[model] = await burst(c, base, model, outcomes(f"{model}-{unique}", n), CONCURRENCY)
             after = await metrics_after(c, base, sum(COUNTS.values()) + BROKEN)
-            await asyncio.to_thread(gw.call, gw.state.accounting.flush())
+            await asyncio.to_thread(gw.call, gw.services.accounting.flush())
             api = (await c.get(base + "/api/metrics", params={"period": "24h"})).json()
             listed = (await c.get(base + "/api/work-orders", params={"limit": 1000})).json()["data"]
             one = sent["pricey"][0].request_id

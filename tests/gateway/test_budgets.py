@@ -9,8 +9,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from nexus.gateway.budgets import BudgetExceeded, BudgetManager, BudgetRule, period_bounds
 from nexus.gateway.errors import APIError
+from nexus.service.budgets import BudgetExceeded, BudgetManager, BudgetRule, period_bounds
 from nexus.store import Store, TenantScope
 from store.helpers import BACKENDS, open_test_store
 

@@ -11,27 +11,31 @@ import numpy as np
 import pytest
 from fastapi import FastAPI, Request, Response
 
+from nexus.gateway.deps import store_of
 from nexus.gateway.errors import install_error_handlers
 from nexus.gateway.routes import observability
 from nexus.providers.metering import CallRecord
-from nexus.store import Store, TenantScope
+from nexus.service.identity import Principal
+from nexus.store import Store
 from store.helpers import BACKENDS, open_test_store
 
 
 def _app(store: Store) -> FastAPI:
+    """The observability routes on a real store; the principal comes from a header (what the auth gate
+    does with a key is tested in tests/security), no header = auth off."""
     app = FastAPI()
     install_error_handlers(app)
     app.include_router(observability.router)
-    app.state.store = store
+    app.dependency_overrides[store_of] = lambda: store
 
     @app.middleware("http")
-    async def scope_from_header(
+    async def principal_from_header(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
-        # Stands in for the auth gate: the tenant comes from a header, no header = auth off.
         tenant = request.headers.get("x-tenant")
         if tenant:
-            request.state.scope = TenantScope(tenant, tenant == "root")
+            role = "global_admin" if tenant == "root" else "member"
+            request.state.principal = Principal(tenant_id=tenant, role=role, subject=tenant, via="key")
         return await call_next(request)
 
     return app

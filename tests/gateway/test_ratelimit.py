@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from nexus.gateway.ratelimit import (
+from nexus.service.ratelimit import (
     FallbackLimiter,
     InProcessLimiter,
     LimitResult,
@@ -96,7 +96,7 @@ async def test_redis_exact_and_window(redis_url: str, unique: str) -> None:
 
 _WORKER = """
 import asyncio, json, sys
-from nexus.gateway.ratelimit import RedisLimiter
+from nexus.service.ratelimit import RedisLimiter
 async def main():
     lim = RedisLimiter(sys.argv[1], prefix=sys.argv[2])
     results = await asyncio.gather(*(lim.hit("shared", 25, 60.0) for _ in range(40)))

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +16,8 @@ from fastapi import FastAPI
 
 from nexus.config.settings import Settings
 from nexus.embeddings import HashingEmbedder
-from nexus.gateway.auto import handle_auto
-from nexus.gateway.errors import install_error_handlers
-from nexus.gateway.routes import chat, openai
-from nexus.pipeline import open_pipeline
-from nexus.providers.hub import ModelHub
+from nexus.gateway.app import create_app
 from nexus.routing.classifier import Classifier
-from nexus.routing.router import Router
 from nexus.testing import FakeOpenAI
 from nexus.testing.gateway import write_catalogue
 
@@ -64,37 +57,14 @@ def settings_for(data_dir: Path, catalogue: Path) -> Settings:
 
 
 def make_app(settings: Settings, classifier_cache: Path | None = None) -> FastAPI:
-    """The chat routes, the OpenAI route (for nexus-auto) and the pipeline on a real hub and router."""
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if classifier_cache is not None and classifier_cache.exists():
-            shutil.copytree(classifier_cache, settings.data_dir / "router", dirs_exist_ok=True)
-        hub = ModelHub(settings)
-        hub.load()
-        embedder = HashingEmbedder()
-        router = Router.from_catalogue(
-            hub.catalogue,
-            settings,
-            embedder=embedder,
-            classifier=Classifier(embedder=embedder, settings=settings),
-            available=hub.available_ids(),
-        )
-        pipeline, close = await open_pipeline(hub, router, settings)
-        app.state.hub, app.state.router, app.state.pipeline = hub, router, pipeline
-        app.state.auto_handler = handle_auto
-        try:
-            yield
-        finally:
-            await close()
-            await hub.aclose()
-
-    app = FastAPI(lifespan=lifespan)
-    app.state.settings = settings
-    install_error_handlers(app)
-    app.include_router(chat.router)
-    app.include_router(openai.router)
-    return app
+    """The real gateway app (every door, the service layer, the pipeline) on a hashing embedder and the
+    classifier trained once per session, in front of one scripted fake upstream per model."""
+    if classifier_cache is not None and classifier_cache.exists():
+        shutil.copytree(classifier_cache, settings.data_dir / "router", dirs_exist_ok=True)
+    embedder = HashingEmbedder()
+    return create_app(
+        settings, embedder=embedder, classifier=Classifier(embedder=embedder, settings=settings)
+    )
 
 
 def parse_sse(text: str) -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from nexus.config.settings import Settings
-from nexus.gateway.keys import create_api_key
+from nexus.service.keys import create_api_key
 from nexus.telemetry.logs import JsonFormatter
 from nexus.testing import FakeOpenAI
 from nexus.testing.gateway import GatewayServer, write_catalogue
@@ -80,7 +80,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
             keys: dict[str, str] = {}
             ids: dict[str, str] = {}
             for tenant in ("acme", "globex"):
-                token, row = gw.call(create_api_key(gw.state.store, tenant=tenant, role="admin"))
+                token, row = gw.call(create_api_key(gw.services.store, tenant=tenant, role="admin"))
                 keys[tenant], ids[tenant] = token, row.id  # type: ignore[attr-defined]
             yield Env(gw, up, keys, ids, capture)
     root.removeHandler(capture)

@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from conftest import AUDIENCE, JWT_SECRET, Env
-from nexus.gateway.keys import create_api_key
+from nexus.service.keys import create_api_key
 
 
 def _err(r: httpx.Response, status: int) -> dict[str, str]:
@@ -92,7 +92,7 @@ def test_tampered_secret_and_revoked_key_are_401(env: Env) -> None:
     tampered = good[:-1] + ("A" if good[-1] != "A" else "B")
     r = httpx.get(env.gw.base_url + "/v1/models", headers={"Authorization": f"Bearer {tampered}"})
     _err(r, 401)
-    token, row = env.gw.call(create_api_key(env.gw.state.store, tenant="acme", role="member"))
+    token, row = env.gw.call(create_api_key(env.gw.services.store, tenant="acme", role="member"))
     h = {"Authorization": f"Bearer {token}"}
     assert httpx.get(env.gw.base_url + "/v1/models", headers=h).status_code == 200
     r = httpx.delete(f"{env.gw.base_url}/admin/keys/{row.id}", headers=env.h("acme"))  # type: ignore[attr-defined]
@@ -101,7 +101,7 @@ def test_tampered_secret_and_revoked_key_are_401(env: Env) -> None:
 
 
 def test_a_member_key_cannot_use_the_admin_api(env: Env) -> None:
-    token, _ = env.gw.call(create_api_key(env.gw.state.store, tenant="acme", role="member"))
+    token, _ = env.gw.call(create_api_key(env.gw.services.store, tenant="acme", role="member"))
     h = {"Authorization": f"Bearer {token}"}
     assert _err(httpx.get(env.gw.base_url + "/admin/keys", headers=h), 403)["code"] == "forbidden"
     r = httpx.post(env.gw.base_url + "/admin/keys", headers=h, json={"role": "global_admin"})

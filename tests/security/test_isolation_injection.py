@@ -29,7 +29,7 @@ def orders(env: Env) -> dict[str, list[str]]:
             timeout=20,
         )
         assert r.status_code == 200, r.text
-    env.gw.call(env.gw.state.accounting.flush())
+    env.gw.call(env.gw.services.accounting.flush())
     for tenant in ("acme", "globex"):
         r = httpx.get(env.gw.base_url + "/api/work-orders", headers=env.h(tenant))
         assert r.status_code == 200
@@ -96,7 +96,7 @@ def test_sql_injection_in_filters_and_ids_is_harmless(
     assert [w["id"] for w in listed] == orders["globex"]
 
     async def tables() -> set[str]:
-        async with env.gw.state.store.engine.connect() as conn:
+        async with env.gw.services.store.engine.connect() as conn:
             return set(await conn.run_sync(lambda c: sa.inspect(c).get_table_names()))
 
     assert {"work_orders", "api_keys", "audit_log", "tenants"} <= env.gw.call(tables())

@@ -16,7 +16,7 @@ import pytest
 import redis
 
 from nexus.config.settings import Settings
-from nexus.gateway.keys import create_api_key
+from nexus.service.keys import create_api_key
 from nexus.store import open_store
 from nexus.testing.gateway import free_port
 
@@ -72,9 +72,11 @@ def two_gateways(tmp_path: Path, redis_url: str) -> Iterator[tuple[list[str], st
 
 async def _burst(urls: list[str], token: str, n: int) -> list[httpx.Response]:
     headers = {"Authorization": f"Bearer {token}"}
+    # Limits count model work: a chat turn on a (simulated, instant) model.
+    body = {"model": "llama-3.1-8b-groq", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5}
     async with httpx.AsyncClient(timeout=20) as client:
         return await asyncio.gather(
-            *(client.get(urls[i % 2] + "/v1/models", headers=headers) for i in range(n))
+            *(client.post(urls[i % 2] + "/v1/chat/completions", headers=headers, json=body) for i in range(n))
         )
 
 

@@ -41,7 +41,7 @@ def create(
     ] = None,
 ) -> None:
     """Create a key. It is printed once; only its salted hash is stored."""
-    from nexus.gateway.keys import create_api_key, parse_budget
+    from nexus.service.keys import create_api_key, parse_budget
 
     if role not in ("member", "admin", "global_admin"):
         console.print("[red]--role must be member, admin or global_admin[/red]")

@@ -14,6 +14,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 DOMAINS = ("code", "math", "reasoning", "knowledge", "writing", "finance", "conversation")
+# What a model can do beyond plain chat; routing only sends a request to a model that has what it needs.
+CAPABILITIES = ("tools", "json", "vision", "audio_in", "fine_tuning")
+DEFAULT_CAPABILITIES = ("tools", "json")
 ROLE_NAMES = ("classifier", "self_answer", "default", "aggregator", "judge", "escalation", "compressor")
 
 
@@ -45,6 +48,16 @@ class ModelEntry(BaseModel):
     headers: dict[str, str] = Field(default_factory=dict)
     # Set on the demo view of a catalogue: every answer is simulated.
     simulated: bool = False
+    # Most chat models take tools and JSON output; say `capabilities: []` for one that takes neither.
+    capabilities: tuple[str, ...] = DEFAULT_CAPABILITIES
+
+    @field_validator("capabilities")
+    @classmethod
+    def _known_capabilities(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [c for c in v if c not in CAPABILITIES]
+        if unknown:
+            raise ValueError(f"unknown capabilities {unknown} (known: {', '.join(CAPABILITIES)})")
+        return v
 
     @field_validator("base_url")
     @classmethod
@@ -128,6 +141,9 @@ class Catalogue(BaseModel):
     def role(self, name: str) -> str:
         """The model id for a role; falls back to the default role, then the first model."""
         return self.roles.get(name) or self.roles.get("default") or self.models[0].id
+
+    def with_capability(self, capability: str) -> list[str]:
+        return [m.id for m in self.models if capability in m.capabilities]
 
     def worker_for(self, domain: str) -> str:
         return self.workers.get(domain) or self.role("default")

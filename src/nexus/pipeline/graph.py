@@ -58,10 +58,10 @@ def _ok_or_fallback(nxt: str) -> Any:
 def _after_classify(state: RunState) -> str:
     if state.get("failed"):
         return "fallback"
-    c = state.get("classification") or {}
-    if c.get("ambiguous") and not state.get("clarified"):
+    c = state["classification"]
+    if c["ambiguous"] and not state.get("clarified"):
         return "clarify"
-    if c.get("can_self_answer") and not c.get("critical"):
+    if c["can_self_answer"] and not c["critical"]:
         return "self_answer"
     return "route"
 
@@ -75,14 +75,18 @@ def _fan_out(state: RunState) -> Any:
 def _after_aggregate(state: RunState) -> str:
     if state.get("failed"):
         return "fallback"
-    return "judge" if (state.get("classification") or {}).get("critical") else "qa"
+    # A tool call is the client's to run, not an answer to judge.
+    if state["classification"]["critical"] and not state.get("tool_calls"):
+        return "judge"
+    return "qa"
 
 
 def _after_judge(state: RunState) -> str:
     if state.get("failed"):
         return "fallback"
-    return "qa" if (state.get("judge") or {}).get("passed") else "escalate"
+    judge = state.get("judge")
+    return "qa" if judge is not None and judge["passed"] else "escalate"
 
 
 def _after_qa(state: RunState) -> str:
-    return "qa_retry" if (state.get("qa") or {}).get("will_retry") else "deliver"
+    return "qa_retry" if state["qa"].get("will_retry") else "deliver"

@@ -9,6 +9,7 @@ paused run.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import time
 import uuid
@@ -22,12 +23,13 @@ from langgraph.types import Command, Overwrite
 from nexus.config.settings import Settings
 from nexus.pipeline.checkpoint import open_checkpointer
 from nexus.pipeline.deps import Deps
-from nexus.pipeline.events import Event
+from nexus.pipeline.events import DoneData, ErrorData, Event, InterruptData, Payload, StartedData
 from nexus.pipeline.graph import build_graph
 from nexus.pipeline.ports import ClassifierLike, EventSink, RouterLike
 from nexus.pipeline.qa import QAChecker, default_checker, spec_from_request
 from nexus.pipeline.trace import MemoryTrace
 from nexus.providers.hub import ModelHub
+from nexus.providers.metering import call_context
 
 log = logging.getLogger("nexus.pipeline")
 
@@ -63,14 +65,22 @@ class Pipeline:
         messages: list[dict[str, Any]] | None = None,
         params: dict[str, Any] | None = None,
         qa: dict[str, Any] | None = None,
+        stream: bool = False,
+        allowed_models: list[str] | None = None,
+        run_id: str | None = None,
+        flagged: bool = False,
+        meter: dict[str, str] | None = None,
+        started: StartedData | None = None,
     ) -> AsyncIterator[Event]:
         """A new run on the session: `message` alone (the session's history is added) or, from the
-        OpenAI adapter, the client's whole `messages` list."""
+        OpenAI door, the client's whole `messages` list. `stream` asks for the answer's tokens live;
+        `flagged` (the input guard flagged the request) makes the run critical, so the judge reviews it;
+        `meter` is the metering context every model call of the run carries (tenant, work order…)."""
         session_id = session_id or uuid.uuid4().hex
-        run_id = uuid.uuid4().hex
+        run_id = run_id or uuid.uuid4().hex
         params = dict(params or {})
         spec = spec_from_request(params.get("response_format"), qa)
-        graph_input = {
+        graph_input: dict[str, Any] = {
             "run_id": run_id,
             "session_id": session_id,
             "tenant": tenant,
@@ -79,7 +89,10 @@ class Pipeline:
             "context": list(messages or []),
             "params": params,
             "qa_spec": spec,
-            "classification": {},
+            "stream": stream,
+            "live": False,
+            "allowed_models": allowed_models,
+            "flagged": flagged,
             "decision": {},
             "clarified": False,
             "tasks": [],
@@ -87,13 +100,16 @@ class Pipeline:
             "results": Overwrite([]),
             "calls": Overwrite([]),
             "answer": "",
-            "judge": {},
+            "tool_calls": None,
+            "finish_reason": "stop",
+            "judge": None,
             "qa": {},
             "qa_attempts": 0,
             "degraded": [],
             "failed": None,
         }
-        return self._drive(graph_input, tenant, session_id, run_id, {"message": message, "resumed": False})
+        first = (started or StartedData()).model_copy(update={"message": message, "resumed": False})
+        return self._drive(graph_input, tenant, session_id, run_id, first, meter)
 
     async def paused(self, session_id: str, tenant: str = "default") -> Paused | None:
         snapshot = await self.graph.aget_state(self._config(tenant, session_id))
@@ -105,13 +121,23 @@ class Pipeline:
                 )
         return None
 
-    async def resume(self, session_id: str, reply: str, tenant: str = "default") -> AsyncIterator[Event]:
+    async def resume(
+        self,
+        session_id: str,
+        reply: str,
+        tenant: str = "default",
+        *,
+        stream: bool = False,
+        meter: dict[str, str] | None = None,
+        started: StartedData | None = None,
+    ) -> AsyncIterator[Event]:
         """Continue the session's paused run with the user's reply; NotPaused when there is none."""
         paused = await self.paused(session_id, tenant)
         if paused is None:
             raise NotPaused(f"session {session_id!r} has no paused run to resume")
-        command: Command[Any] = Command(resume=reply, update={"started_at": time.time()})
-        return self._drive(command, tenant, session_id, paused.run_id, {"reply": reply, "resumed": True})
+        command: Command[Any] = Command(resume=reply, update={"started_at": time.time(), "stream": stream})
+        first = (started or StartedData()).model_copy(update={"reply": reply, "resumed": True})
+        return self._drive(command, tenant, session_id, paused.run_id, first, meter)
 
     async def aclose(self) -> None:
         for task in list(self._tasks):
@@ -135,10 +161,21 @@ class Pipeline:
         return lock
 
     async def _drive(
-        self, graph_input: Any, tenant: str, session_id: str, run_id: str, start: dict[str, Any]
+        self,
+        graph_input: Any,
+        tenant: str,
+        session_id: str,
+        run_id: str,
+        start: StartedData,
+        meter: dict[str, str] | None,
     ) -> AsyncIterator[Event]:
         queue: asyncio.Queue[Any] = asyncio.Queue()
-        task = asyncio.create_task(self._execute(graph_input, tenant, session_id, run_id, start, queue))
+        context = contextvars.copy_context()
+        # The run's task carries the turn's metering context explicitly, whoever iterates the events.
+        context.run(call_context.set, {**(meter or {"tenant": tenant}), "run_id": run_id})
+        task = asyncio.create_task(
+            self._execute(graph_input, tenant, session_id, run_id, start, queue), context=context
+        )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         while True:
@@ -153,42 +190,46 @@ class Pipeline:
         tenant: str,
         session_id: str,
         run_id: str,
-        start: dict[str, Any],
+        start: StartedData,
         queue: asyncio.Queue[Any],
     ) -> None:
         seq = 0
 
-        def out(type_: str, node: str, data: dict[str, Any]) -> None:
+        def out(payload: Payload, node: str) -> None:
             nonlocal seq
             seq += 1
-            event = Event(type=type_, run_id=run_id, session_id=session_id, node=node, seq=seq, data=data)  # type: ignore[arg-type]
+            event = Event.of(payload, run_id=run_id, session_id=session_id, node=node, seq=seq)
             self._publish(tenant, event)
             queue.put_nowait(event)
 
         config = self._config(tenant, session_id)
         status = "completed"
-        question: dict[str, Any] | None = None
+        question: str | None = None
         try:
             async with self._lock(config["configurable"]["thread_id"]):
-                out("started", "pipeline", start)
+                out(start, "pipeline")
                 async for mode, chunk in self.graph.astream(
                     graph_input, config, stream_mode=["custom", "updates"], durability="exit"
                 ):
                     if mode == "custom":
-                        out(chunk["type"], chunk["node"], chunk.get("data") or {})
+                        node, payload = chunk
+                        out(payload, node)
                     elif isinstance(chunk, dict) and "__interrupt__" in chunk:
                         value = chunk["__interrupt__"][0].value
-                        question = value if isinstance(value, dict) else {"question": str(value)}
+                        question = str(value.get("question", "")) if isinstance(value, dict) else str(value)
             # Announced only after the graph has exited, i.e. after the pause is checkpointed.
             if question is not None:
                 status = "paused"
-                out("interrupt", "clarify", question)
+                out(InterruptData(question=question), "clarify")
+        except asyncio.CancelledError:
+            status = "cancelled"
+            raise
         except Exception as exc:  # the graph itself failed (checkpointer, bug): the client is told
             log.exception("pipeline run failed", extra={"run_id": run_id})
             status = "failed"
-            out("error", "pipeline", {"message": f"{type(exc).__name__}: {exc}"[:500]})
+            out(ErrorData(message=f"{type(exc).__name__}: {exc}"[:500], code="pipeline_failed"), "pipeline")
         finally:
-            out("done", "pipeline", {"status": status})
+            out(DoneData(status=status), "pipeline")
             queue.put_nowait(_END)
 
     def _publish(self, tenant: str, event: Event) -> None:
@@ -208,13 +249,17 @@ def build_pipeline(
     checkpointer: Any,
     sink: EventSink | None = None,
     qa: QAChecker | None = None,
+    mask: Callable[[str], str] | None = None,
+    tracer: Callable[[], Any] | None = None,
 ) -> Pipeline:
     """The process's pipeline; `sink` receives every event (e.g. the store's run-events writer)."""
     _ = settings  # pipeline knobs live in the catalogue (hub.catalogue.pipeline), reloadable
     ref: Callable[[], RouterLike] = (
         router if callable(router) and not hasattr(router, "decide") else lambda: router
     )  # type: ignore[assignment,return-value]
-    deps = Deps(hub=hub, router_ref=ref, classifier=classifier, qa=qa or default_checker())
+    deps = Deps(hub=hub, router_ref=ref, classifier=classifier, qa=qa or default_checker(), mask=mask)
+    if tracer is not None:
+        deps.tracer = tracer
     return Pipeline(deps, checkpointer, [sink] if sink is not None else [])
 
 
@@ -224,6 +269,8 @@ async def open_pipeline(
     settings: Settings,
     sink: EventSink | None = None,
     classifier: ClassifierLike | None = None,
+    mask: Callable[[str], str] | None = None,
+    tracer: Callable[[], Any] | None = None,
 ) -> tuple[Pipeline, Callable[[], Awaitable[None]]]:
     """Checkpointer + pipeline for an app's lifespan; the close function stops runs, then the saver.
 
@@ -232,7 +279,7 @@ async def open_pipeline(
     current = router() if callable(router) and not hasattr(router, "decide") else router  # type: ignore[operator]
     classifier = classifier or getattr(current, "classifier", None)
     checkpointer, close_saver = await open_checkpointer(settings)
-    pipeline = build_pipeline(hub, router, classifier, settings, checkpointer, sink)
+    pipeline = build_pipeline(hub, router, classifier, settings, checkpointer, sink, mask=mask, tracer=tracer)
 
     async def close() -> None:
         await pipeline.aclose()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nexus.pipeline.events import Event
+from nexus.pipeline.events import DegradedData, DoneData, Event, FinalData, InterruptData
 
 
 def summarise(events: list[Event]) -> dict[str, Any]:
@@ -14,15 +14,21 @@ def summarise(events: list[Event]) -> dict[str, Any]:
             e.run_id, {"run_id": e.run_id, "status": "running", "events": 0, "started": e.ts, "degraded": []}
         )
         run["events"] += 1
-        if e.type == "final":
-            for key in ("answer", "models", "tokens", "cost_usd", "latency_ms"):
-                run[key] = e.data.get(key)
-        elif e.type == "interrupt":
-            run["question"] = e.data.get("question")
-        elif e.type == "degraded":
-            run["degraded"].append(e.data)
-        elif e.type == "done":
-            run["status"] = e.data.get("status", "completed")
+        if isinstance(e.data, FinalData):
+            f = e.data
+            run |= {
+                "answer": f.answer,
+                "models": f.models,
+                "tokens": f.tokens.model_dump(),
+                "cost_usd": f.cost_usd,
+                "latency_ms": f.latency_ms,
+            }
+        elif isinstance(e.data, InterruptData):
+            run["question"] = e.data.question
+        elif isinstance(e.data, DegradedData):
+            run["degraded"].append(e.data.model_dump())
+        elif isinstance(e.data, DoneData):
+            run["status"] = e.data.status
     total_cost = sum(float(r.get("cost_usd") or 0.0) for r in runs.values())
     total_tokens = sum(int((r.get("tokens") or {}).get("total") or 0) for r in runs.values())
     return {

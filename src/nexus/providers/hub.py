@@ -6,7 +6,9 @@ invalid file leaves the running catalogue untouched.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +63,9 @@ class ModelHub:
         self._ctx = ProviderContext(self.http, settings.secret)
         self._state: _State | None = None
         self._reload_listeners: list[Callable[[Catalogue], None]] = []
+        self._health: dict[str, Health] = {}
+        self._health_at = 0.0
+        self._health_lock: asyncio.Lock | None = None
 
     # -- catalogue -------------------------------------------------------------------------
     def load(self, catalogue: Catalogue | None = None) -> Catalogue:
@@ -183,6 +188,17 @@ class ModelHub:
         self, model_id: str, request: ChatRequest, *, fallback: bool = True
     ) -> AsyncIterator[ChatChunk]:
         return self.provider(model_id, fallback=fallback).stream(request)
+
+    async def cached_health(self, max_age_s: float) -> tuple[dict[str, Health], float]:
+        """`health()` at most once per `max_age_s`, shared by concurrent callers (no probe storms
+        against the upstreams when a dashboard refreshes); returns the result and its age."""
+        if self._health_lock is None:
+            self._health_lock = asyncio.Lock()
+        async with self._health_lock:
+            if not self._health or time.monotonic() - self._health_at > max_age_s:
+                self._health = await self.health()
+                self._health_at = time.monotonic()
+            return self._health, time.monotonic() - self._health_at
 
     async def health(self) -> dict[str, Health]:
         st = self.state

@@ -26,8 +26,8 @@ from nexus.providers.types import ChatChunk, ChatRequest, ChatResponse, Health, 
 
 log = logging.getLogger("nexus.providers")
 
-# Who is calling, set by the door / service for the request's task: role, tenant, request_id, run_id,
-# work_order_id, key_id. Every CallRecord copies them.
+# Who is calling: set by the service (tenant, request_id, work_order_id, key_id) and the pipeline
+# (role, run_id) so every record says whose call it was and what it was for.
 call_context: ContextVar[dict[str, str]] = ContextVar("nexus_call_context", default={})  # noqa: B039
 
 Outcome = Literal["ok", "error", "cancelled"]
@@ -50,13 +50,13 @@ class CallRecord:
     request_id: str = ""
     tenant: str = ""
     run_id: str = ""
-    attempt: int = 1
-    ts: float = field(default_factory=time.time)
     work_order_id: str = ""
     key_id: str = ""
-    outcome: Outcome = "ok"
-    # The tokens were counted by Nexus (estimate_tokens), not reported by the upstream.
+    # Tokens counted by us (the upstream reported none, or the stream was cut), not by the provider.
     estimated: bool = False
+    attempt: int = 1
+    ts: float = field(default_factory=time.time)
+    outcome: Outcome = "ok"
 
 
 Listener = Callable[[CallRecord], None]

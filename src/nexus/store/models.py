@@ -59,6 +59,8 @@ class Tenant(Base):
     rpm: Mapped[int | None] = mapped_column(Integer)
     tpm: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    # The tenant's guard overrides: {category: {risk: action}} on top of the global guard config.
+    guard_policy: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class ApiKey(Base):
@@ -120,7 +122,7 @@ class Message(Base):
 
 
 class WorkOrder(Base):
-    """One per request. status: pending → running → paused → done | failed."""
+    """One per request. status: pending | queued → running → paused → done | failed | cancelled | interrupted."""
 
     __tablename__ = "work_orders"
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -131,6 +133,8 @@ class WorkOrder(Base):
     api_key_id: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16), nullable=False, default="pending")
     route: Mapped[str] = mapped_column(String(32), nullable=False, default="")
+    # The front door the request came through (openai, chat, ws, api_chat, telegram, …).
+    door: Mapped[str | None] = mapped_column(String(32))
     route_rule: Mapped[str | None] = mapped_column(String(64))
     model_requested: Mapped[str] = mapped_column(String(128), nullable=False, default="")
     owner_model: Mapped[str | None] = mapped_column(String(128))

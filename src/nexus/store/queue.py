@@ -18,13 +18,14 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from nexus.store.models import AuditEntry, Base, ModelCall, RunEvent, WorkOrder, utcnow
+from nexus.store.models import AuditEntry, Base, ChatSession, ModelCall, RunEvent, WorkOrder, utcnow
 from nexus.store.scope import DEFAULT_TENANT
 
 log = logging.getLogger("nexus.store.accounting")
 
 _WORK_ORDER_FIELDS = frozenset(c.key for c in WorkOrder.__table__.columns)
 MAX_BATCH = 500
+FINAL_STATUSES = frozenset({"done", "failed", "cancelled", "interrupted"})
 
 
 class QueueClosed(RuntimeError):
@@ -70,6 +71,14 @@ def _ts(value: float | datetime | None) -> datetime:
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     return datetime.fromtimestamp(value, UTC)
+
+
+def _payload(data: Any) -> dict[str, Any]:
+    """An event's payload as JSON values (a pydantic payload model, or a plain mapping)."""
+    dump = getattr(data, "model_dump", None)
+    if dump is not None:
+        return dict(dump(mode="json"))
+    return dict(data or {})
 
 
 def _audit_op(
@@ -223,6 +232,30 @@ class AccountingQueue:
         )
         await self.put(_Upsert(id, values))
 
+    def work_order_soon(self, id: str, *, tenant_id: str = DEFAULT_TENANT, **fields: Any) -> None:
+        """work_order_updated() for synchronous callers (event sinks); order is kept."""
+        values = _work_order_values({**fields, "tenant_id": tenant_id, "updated_at": utcnow()})
+        if values.get("status") in FINAL_STATUSES:
+            values.setdefault("finished_at", values["updated_at"])
+        self.put_soon(_Upsert(id, values))
+
+    def session_created(self, id: str, *, tenant_id: str) -> None:
+        """A session id the service just made for a tenant (its owner), written off the request path."""
+        now = utcnow()
+        self.put_soon(
+            _Insert(
+                ChatSession,
+                {
+                    "id": id,
+                    "tenant_id": tenant_id,
+                    "title": "",
+                    "meta": {},
+                    "created_at": now,
+                    "updated_at": now,
+                },
+            )
+        )
+
     async def call_recorded(self, record: Any, *, work_order_id: str | None = None) -> None:
         await self.put(self._call_op(record, work_order_id))
 
@@ -242,7 +275,7 @@ class AccountingQueue:
                     "seq": getattr(ev, "seq", 0),
                     "type": ev.type,
                     "node": getattr(ev, "node", ""),
-                    "payload": dict(getattr(ev, "data", None) or {}),
+                    "payload": _payload(getattr(ev, "data", None)),
                     "ts": _ts(getattr(ev, "ts", None)),
                 },
             )
@@ -279,7 +312,7 @@ class AccountingQueue:
             ModelCall,
             {
                 "tenant_id": getattr(r, "tenant", "") or DEFAULT_TENANT,
-                "work_order_id": work_order_id or getattr(r, "work_order_id", None),
+                "work_order_id": work_order_id or getattr(r, "work_order_id", None) or None,
                 "request_id": getattr(r, "request_id", "") or "",
                 "run_id": getattr(r, "run_id", "") or None,
                 "model": r.model,

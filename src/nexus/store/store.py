@@ -6,6 +6,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from nexus.config.settings import Settings
@@ -74,6 +75,11 @@ class Store:
         return AccountingQueue(
             self.sessions, maxsize=maxsize or s.accounting_queue_max, flush_s=flush_s or s.accounting_flush_s
         )
+
+    async def ping(self) -> None:
+        """One round trip to the database (readiness and health checks); raises when it is down."""
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
 
     async def upgrade(self) -> None:
         await upgrade_engine(self.engine)

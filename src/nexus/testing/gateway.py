@@ -90,15 +90,27 @@ class GatewayServer(AppServer):
     """
 
     def __init__(
-        self, settings: Settings, *, port: int | None = None, startup_timeout_s: float = 120.0
+        self,
+        settings: Settings,
+        *,
+        port: int | None = None,
+        startup_timeout_s: float = 120.0,
+        app: Any = None,
     ) -> None:
         from nexus.gateway.app import create_app
 
-        super().__init__(create_app(settings), settings, port=port, startup_timeout_s=startup_timeout_s)
+        # `app`: an app built with create_app(settings, embedder=…, classifier=…) for a test's own parts.
+        app = app if app is not None else create_app(settings)
+        super().__init__(app, settings, port=port, startup_timeout_s=startup_timeout_s)
 
     @property
     def state(self) -> Any:
         return self.app.state
+
+    @property
+    def services(self) -> Any:
+        """The running gateway's `nexus.runtime.Services` (store, accounting queue, hub, …)."""
+        return self.app.state.services
 
     def start(self) -> GatewayServer:
         super().start()

@@ -190,7 +190,7 @@ class NexusClient:
         return self.get("/models")
 
     def agents(self) -> Any:
-        return self.get("/api/agents")
+        return self.get("/api/roles")
 
     def route(self, message: str) -> Any:
         return self.request("POST", "/route", json={"message": message})
@@ -199,7 +199,11 @@ class NexusClient:
         return self.get(f"/models/{quote(model_id, safe='')}/prototypes")
 
     def add_prototype(self, model_id: str, text: str) -> Any:
-        return self.request("POST", f"/models/{quote(model_id, safe='')}/prototypes", json={"text": text})
+        return self.request(
+            "POST", f"/admin/models/{quote(model_id, safe='')}/prototypes", json={"text": text}
+        )
 
     def remove_prototype(self, model_id: str, text: str) -> Any:
-        return self.request("DELETE", f"/models/{quote(model_id, safe='')}/prototypes", json={"text": text})
+        return self.request(
+            "DELETE", f"/admin/models/{quote(model_id, safe='')}/prototypes", json={"text": text}
+        )

@@ -1,10 +1,10 @@
-"""The native chat API: POST /chat and POST /resume (SSE), GET /trace/{session_id}, WS /ws/chat.
-
-All four render the pipeline's one Event model; the pipeline lives on `app.state.pipeline`.
-"""
+"""The native chat API: POST /chat and POST /resume (SSE), POST /api/chat (JSON), GET /trace/{session_id},
+WS /ws/chat. Each door parses its protocol, builds a TurnRequest and renders the turn's events; policy
+is the ChatService's."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -12,101 +12,125 @@ from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, Field, ValidationError
 from starlette.responses import StreamingResponse
 
-from nexus.gateway.errors import APIError
-from nexus.pipeline.events import Event
-from nexus.pipeline.ports import TraceReader
-from nexus.pipeline.runner import NotPaused, Pipeline
+from nexus.gateway.deps import accept_websocket, caller_of, services_of
+from nexus.pipeline.events import FinalData, InterruptData
 from nexus.pipeline.summary import summarise
+from nexus.providers.types import ChatMessage, ChatRequest
+from nexus.service.chat import AUTO_MODEL, Turn, TurnRequest
+from nexus.service.errors import as_service_error
+from nexus.service.sessions import SESSION_ID_RULE
 
+log = logging.getLogger("nexus.gateway")
 router = APIRouter(tags=["chat"])
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+SESSION_FIELD = Field(
+    default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$", description=SESSION_ID_RULE
+)
 
 
 class ChatBody(BaseModel):
     message: str = Field(min_length=1)
-    session_id: str | None = Field(default=None, min_length=1, max_length=200)
+    session_id: str | None = SESSION_FIELD
     response_format: dict[str, Any] | None = None
     # Extra QA for this request: {"required": [...], "forbidden": [...]}.
     qa: dict[str, list[str]] | None = None
 
 
 class ResumeBody(BaseModel):
-    session_id: str = Field(min_length=1, max_length=200)
+    session_id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$", description=SESSION_ID_RULE)
     reply: str = Field(min_length=1)
 
 
-def tenant_of(conn: Request | WebSocket) -> str:
-    scope = getattr(conn.state, "scope", None)
-    return str(getattr(scope, "tenant_id", None) or "default")
+class ApiChatBody(BaseModel):
+    """The seed's `POST /api/chat`: one message in, the answer out (JSON, no stream)."""
+
+    content: str = Field(min_length=1)
+    session_id: str | None = SESSION_FIELD
+    model: str = Field(default=AUTO_MODEL, description="nexus-auto (routed) or a catalogue model id")
 
 
-def pipeline_of(conn: Request | WebSocket) -> Pipeline:
-    pipeline: Pipeline | None = getattr(conn.app.state, "pipeline", None)
-    if pipeline is None:
-        raise APIError(503, "The pipeline is not running on this server.", code="pipeline_unavailable")
-    return pipeline
-
-
-def trace_reader_of(conn: Request | WebSocket, pipeline: Pipeline) -> TraceReader:
-    reader: TraceReader | None = getattr(conn.app.state, "trace_reader", None)
-    return reader or pipeline.trace
-
-
-def _sse(events: AsyncIterator[Event], session_id: str) -> StreamingResponse:
-    async def body() -> AsyncIterator[bytes]:
-        async for event in events:
-            yield event.sse()
-
-    return StreamingResponse(
-        body(), media_type="text/event-stream", headers={**SSE_HEADERS, "X-Nexus-Session": session_id}
+def _one_message(
+    text: str, model: str = AUTO_MODEL, *, response_format: dict[str, Any] | None = None
+) -> ChatRequest:
+    # Native doors show every event, drafts included, so the run is not `live` (QA may still retry).
+    return ChatRequest(
+        model=model,
+        messages=[ChatMessage(role="user", content=text)],
+        response_format=response_format,
     )
 
 
-def _start(pipeline: Pipeline, body: ChatBody, tenant: str, session_id: str) -> AsyncIterator[Event]:
-    params = {"response_format": body.response_format} if body.response_format else None
-    return pipeline.run(body.message, session_id=session_id, tenant=tenant, params=params, qa=body.qa)
+def _chat_turn(body: ChatBody) -> TurnRequest:
+    return TurnRequest(
+        chat=_one_message(body.message, response_format=body.response_format),
+        session_id=body.session_id,
+        client_history=False,
+        qa=body.qa,
+    )
+
+
+def _resume_turn(body: ResumeBody) -> TurnRequest:
+    return TurnRequest(
+        chat=_one_message(body.reply), session_id=body.session_id, resume="yes", client_history=False
+    )
+
+
+def _sse(turn: Turn) -> StreamingResponse:
+    async def body() -> AsyncIterator[bytes]:
+        try:
+            async for event in turn:
+                yield event.sse()
+        finally:
+            await turn.aclose()
+
+    headers = {
+        **SSE_HEADERS,
+        "X-Nexus-Session": turn.session_id or "",
+        "X-Nexus-Work-Order": turn.work_order_id,
+    }
+    return StreamingResponse(body(), media_type="text/event-stream", headers=headers)
 
 
 @router.post("/chat", summary="Run the pipeline on a message; events as Server-Sent Events")
 async def chat(body: ChatBody, request: Request) -> StreamingResponse:
-    import uuid
-
-    pipeline = pipeline_of(request)
-    session_id = body.session_id or uuid.uuid4().hex
-    return _sse(_start(pipeline, body, tenant_of(request), session_id), session_id)
-
-
-async def _resume(
-    pipeline: Pipeline, body: ResumeBody, tenant: str, reader: TraceReader | None = None
-) -> AsyncIterator[Event]:
-    try:
-        return await pipeline.resume(body.session_id, body.reply, tenant)
-    except NotPaused:
-        # A session this tenant never had (another tenant's included) is unknown, not "not paused".
-        if reader is not None and not await reader.session_events(tenant, body.session_id):
-            raise APIError(404, f"Unknown session {body.session_id!r}.", code="session_not_found") from None
-        raise APIError(
-            409,
-            f"Session {body.session_id!r} has no paused run to resume; start a new one with POST /chat.",
-            code="not_paused",
-        ) from None
+    turn = await services_of(request).chat.turn(caller_of(request, "chat"), _chat_turn(body))
+    return _sse(turn)
 
 
 @router.post("/resume", summary="Answer a paused run's clarifying question; the run continues")
 async def resume(body: ResumeBody, request: Request) -> StreamingResponse:
-    pipeline = pipeline_of(request)
-    tenant = tenant_of(request)
-    events = await _resume(pipeline, body, tenant, trace_reader_of(request, pipeline))
-    return _sse(events, body.session_id)
+    turn = await services_of(request).chat.turn(caller_of(request, "resume"), _resume_turn(body))
+    return _sse(turn)
+
+
+@router.post("/api/chat", summary="One message in, the answer out, with its work order and session")
+async def api_chat(body: ApiChatBody, request: Request) -> dict[str, Any]:
+    req = TurnRequest(
+        chat=_one_message(body.content, body.model),
+        session_id=body.session_id,
+        resume="auto",
+        client_history=False,
+    )
+    turn = await services_of(request).chat.turn(caller_of(request, "api_chat"), req)
+    outcome = await turn.result()
+    final = outcome if isinstance(outcome, FinalData) else None
+    return {
+        "answer": final.answer if final else "",
+        "question": outcome.question if isinstance(outcome, InterruptData) else None,
+        "interrupt": isinstance(outcome, InterruptData),
+        "work_order_id": turn.work_order_id,
+        "session_id": turn.session_id,
+        "model": final.model if final else None,
+        "models": final.models if final else [],
+        "tokens": final.tokens.model_dump() if final else None,
+        "cost_usd": final.cost_usd if final else 0.0,
+    }
 
 
 @router.get("/trace/{session_id}", summary="Every event of every run of a session, with a summary")
 async def trace(session_id: str, request: Request) -> dict[str, Any]:
-    pipeline = pipeline_of(request)
-    events = await trace_reader_of(request, pipeline).session_events(tenant_of(request), session_id)
-    if not events:
-        raise APIError(404, f"No trace for session {session_id!r}.", code="session_not_found")
+    events = await services_of(request).chat.trace_events(caller_of(request, "trace"), session_id)
     return {
         "session_id": session_id,
         "summary": summarise(events),
@@ -114,40 +138,59 @@ async def trace(session_id: str, request: Request) -> dict[str, Any]:
     }
 
 
+def _ws_error(exc: BaseException) -> dict[str, Any]:
+    mapped = as_service_error(exc)
+    if mapped is None:
+        log.exception("unhandled error on /ws/chat", exc_info=exc)
+        return {
+            "type": "error",
+            "data": {"message": "internal error", "code": "internal_error", "status": 500},
+        }
+    return {
+        "type": "error",
+        "data": {"message": mapped.message, "code": mapped.code, "status": mapped.status},
+    }
+
+
 @router.websocket("/ws/chat")
 async def ws_chat(ws: WebSocket) -> None:
     """Client messages: {"type":"chat","message":...,"session_id"?} or {"type":"resume","session_id","reply"}.
-    Server messages: the pipeline's events as JSON objects."""
-    import uuid
-
-    await ws.accept()
-    tenant = tenant_of(ws)
+    Server messages: the turn's events as JSON objects; a refused turn is one `error` message carrying the
+    HTTP status and code it would have had."""
+    caller = await accept_websocket(ws, "ws")
+    if caller is None:
+        return
+    services = services_of(ws)
     try:
         while True:
             msg = await ws.receive_json()
-            pipeline = getattr(ws.app.state, "pipeline", None)
-            if pipeline is None:
-                await ws.send_json({"type": "error", "data": {"message": "the pipeline is not running"}})
-                continue
             try:
                 if isinstance(msg, dict) and msg.get("type") == "resume":
-                    rbody = ResumeBody.model_validate(msg)
-                    events = await pipeline.resume(rbody.session_id, rbody.reply, tenant)
+                    req = _resume_turn(ResumeBody.model_validate(msg))
                 else:
-                    cbody = ChatBody.model_validate(msg)
-                    events = _start(pipeline, cbody, tenant, cbody.session_id or uuid.uuid4().hex)
+                    req = _chat_turn(ChatBody.model_validate(msg))
+                turn = await services.chat.turn(caller, req)
             except ValidationError as exc:
+                detail = exc.errors(include_url=False, include_context=False)
                 await ws.send_json(
                     {
                         "type": "error",
-                        "data": {"message": "invalid message", "detail": exc.errors(include_url=False)},
+                        "data": {
+                            "message": "invalid message",
+                            "code": "invalid_request",
+                            "status": 400,
+                            "detail": detail,
+                        },
                     }
                 )
                 continue
-            except NotPaused as exc:
-                await ws.send_json({"type": "error", "data": {"message": str(exc), "code": "not_paused"}})
+            except Exception as exc:  # refused before it started: rate limit, budget, guard, 404, 409 …
+                await ws.send_json(_ws_error(exc))
                 continue
-            async for event in events:
-                await ws.send_text(event.json_bytes().decode())
+            try:
+                async for event in turn:
+                    await ws.send_text(event.json_bytes().decode())
+            finally:
+                await turn.aclose()
     except WebSocketDisconnect:
         return

@@ -7,10 +7,11 @@ from typing import Any, Literal
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
-from nexus.gateway.auth import require_admin
 from nexus.gateway.body import body_schema, parse_body
+from nexus.gateway.deps import AdminDep, ServicesDep
 from nexus.gateway.errors import APIError
-from nexus.gateway.keys import create_api_key, parse_budget
+from nexus.service.keys import create_api_key, parse_budget
+from nexus.store import TenantScope
 
 router = APIRouter(tags=["admin"])
 
@@ -42,8 +43,7 @@ def _public(row: Any) -> dict[str, Any]:
 @router.post(
     "/admin/keys", openapi_extra=body_schema(KeyCreate), status_code=201, summary="Create an API key"
 )
-async def create_key(request: Request) -> dict[str, Any]:
-    admin = require_admin(request)
+async def create_key(request: Request, admin: AdminDep, services: ServicesDep) -> dict[str, Any]:
     body = await parse_body(request, KeyCreate)
     tenant = body.tenant or admin.tenant_id
     if tenant != admin.tenant_id and not admin.is_global_admin:
@@ -55,7 +55,7 @@ async def create_key(request: Request) -> dict[str, Any]:
     except ValueError as exc:
         raise APIError(400, str(exc), code="invalid_budget", param="budget") from None
     token, row = await create_api_key(
-        request.app.state.store,
+        services.store,
         tenant=tenant,
         role=body.role,
         name=body.name,
@@ -63,29 +63,28 @@ async def create_key(request: Request) -> dict[str, Any]:
         tpm=body.tpm,
         budget=budget,
     )
-    await request.app.state.accounting.audit(
+    services.auth.key_created()  # the keyless demo mode (NEXUS_AUTH=off) ends with the first key
+    await services.accounting.audit(
         action="key.create", tenant_id=tenant, actor=admin.subject, target=row.id, details={"role": body.role}
     )
     return {**_public(row), "key": token, "note": "Store this key now: it is not shown again."}
 
 
 @router.get("/admin/keys", summary="List API keys of the caller's tenant")
-async def list_keys(request: Request) -> dict[str, Any]:
-    require_admin(request)
-    rows = await request.app.state.store.api_keys(request.state.scope).list()
+async def list_keys(admin: AdminDep, services: ServicesDep) -> dict[str, Any]:
+    rows = await services.store.api_keys(TenantScope(admin.tenant_id, admin.is_global_admin)).list()
     return {"object": "list", "data": [_public(r) for r in rows]}
 
 
 @router.delete("/admin/keys/{key_id}", summary="Revoke an API key")
-async def revoke_key(request: Request, key_id: str) -> dict[str, Any]:
-    admin = require_admin(request)
-    repo = request.app.state.store.api_keys(request.state.scope)
+async def revoke_key(key_id: str, admin: AdminDep, services: ServicesDep) -> dict[str, Any]:
+    repo = services.store.api_keys(TenantScope(admin.tenant_id, admin.is_global_admin))
     row = await repo.find(key_id)
     if row is None:
         raise APIError(404, f"No API key {key_id!r}.", code="not_found")
     await repo.revoke(key_id)
-    request.app.state.authenticator.forget(row.prefix)
-    await request.app.state.accounting.audit(
+    services.auth.forget(row.prefix)
+    await services.accounting.audit(
         action="key.revoke", tenant_id=row.tenant_id, actor=admin.subject, target=key_id
     )
     return {"id": key_id, "revoked": True}

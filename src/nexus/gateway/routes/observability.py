@@ -1,7 +1,7 @@
 """Work orders, usage metrics and the audit log: /api/work-orders, /api/metrics, /api/audit.
 
-Every read goes through the caller's TenantScope (request.state.scope, set by the gate); without one
-(auth off) the default tenant with global visibility is assumed. Another tenant's work order is a 404.
+Every read goes through the caller's TenantScope (its tenant; every tenant for a global admin, which
+includes the anonymous caller when auth is off). Another tenant's work order is a 404.
 """
 
 from __future__ import annotations
@@ -9,10 +9,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 
+from nexus.gateway.deps import ScopeDep, StoreDep
 from nexus.gateway.errors import APIError
-from nexus.store import NotFound, Store, TenantScope
+from nexus.store import NotFound
 from nexus.store.metrics import PERIODS, UnknownPeriod
 from nexus.store.models import Base
 from nexus.store.repos.base import MAX_LIMIT
@@ -21,16 +22,6 @@ from nexus.store.repos.work_orders import STATUSES
 router = APIRouter(prefix="/api", tags=["observability"])
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"At most {MAX_LIMIT} rows.")]
-
-
-def _scope(request: Request) -> TenantScope:
-    scope = getattr(request.state, "scope", None)
-    return scope if isinstance(scope, TenantScope) else TenantScope(is_global_admin=True)
-
-
-def _store(request: Request) -> Store:
-    store: Store = request.app.state.store
-    return store
 
 
 def _when(value: str | None, name: str) -> datetime | None:
@@ -55,7 +46,8 @@ def row_dict(row: Base) -> dict[str, Any]:
 
 @router.get("/work-orders", summary="List work orders (newest first)")
 async def list_work_orders(
-    request: Request,
+    store: StoreDep,
+    scope: ScopeDep,
     status: str | None = None,
     model: str | None = None,
     since: str | None = None,
@@ -70,7 +62,7 @@ async def list_work_orders(
             code="invalid_parameter",
             param="status",
         )
-    repo = _store(request).work_orders(_scope(request))
+    repo = store.work_orders(scope)
     rows = await repo.list(
         status=status,
         model=model,
@@ -83,8 +75,7 @@ async def list_work_orders(
 
 
 @router.get("/work-orders/{work_order_id}", summary="One work order with its model calls and events")
-async def get_work_order(request: Request, work_order_id: str) -> dict[str, Any]:
-    store, scope = _store(request), _scope(request)
+async def get_work_order(work_order_id: str, store: StoreDep, scope: ScopeDep) -> dict[str, Any]:
     try:
         order = await store.work_orders(scope).get(work_order_id)
     except NotFound:
@@ -95,9 +86,9 @@ async def get_work_order(request: Request, work_order_id: str) -> dict[str, Any]
 
 
 @router.get("/metrics", summary="Requests, errors, tokens, cost and latency over a period")
-async def get_metrics(request: Request, period: str = "24h") -> dict[str, Any]:
+async def get_metrics(store: StoreDep, scope: ScopeDep, period: str = "24h") -> dict[str, Any]:
     try:
-        return await _store(request).metrics(_scope(request), period)
+        return await store.metrics(scope, period)
     except UnknownPeriod:
         raise APIError(
             400,
@@ -109,18 +100,15 @@ async def get_metrics(request: Request, period: str = "24h") -> dict[str, Any]:
 
 @router.get("/audit", summary="The audit log (newest first)")
 async def list_audit(
-    request: Request,
+    store: StoreDep,
+    scope: ScopeDep,
     actor: str | None = None,
     action: str | None = None,
     since: str | None = None,
     until: str | None = None,
     limit: Limit = 100,
 ) -> dict[str, Any]:
-    rows = (
-        await _store(request)
-        .audit(_scope(request))
-        .list(
-            actor=actor, action=action, since=_when(since, "since"), until=_when(until, "until"), limit=limit
-        )
+    rows = await store.audit(scope).list(
+        actor=actor, action=action, since=_when(since, "since"), until=_when(until, "until"), limit=limit
     )
     return {"object": "list", "data": [row_dict(r) for r in rows]}

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
+
+from sqlalchemy import Table, select
 
 from nexus.store.models import ChatSession, Message, utcnow
 from nexus.store.repos.base import Repository, clamp_limit
@@ -24,6 +26,27 @@ class Sessions(Repository[ChatSession]):
 
     async def touch(self, session_id: str) -> int:
         return await self.run(self.update().where(ChatSession.id == session_id).values(updated_at=utcnow()))
+
+    async def claim(self, session_id: str) -> str:
+        """The session's owning tenant, recording the caller's tenant as owner when it is new.
+
+        Runs unscoped on purpose (a session id is global): the caller compares the owner with its own
+        tenant, so another tenant's session reads as not found and is never joined."""
+        table = cast(Table, ChatSession.__table__)
+        values = {"id": session_id, "tenant_id": self.scope.tenant_id, "title": "", "meta": {}}
+        async with self._sessions() as s, s.begin():
+            dialect = (await s.connection()).dialect.name
+            if dialect == "postgresql":
+                from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+                stmt: Any = pg_insert(table).values(**values, created_at=utcnow(), updated_at=utcnow())
+            else:
+                from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+                stmt = sqlite_insert(table).values(**values, created_at=utcnow(), updated_at=utcnow())
+            await s.execute(stmt.on_conflict_do_nothing(index_elements=["id"]))
+            owner = await s.execute(select(ChatSession.tenant_id).where(ChatSession.id == session_id))
+            return str(owner.scalar_one())
 
     async def remove(self, session_id: str) -> int:
         return await self.run(self.delete().where(ChatSession.id == session_id))

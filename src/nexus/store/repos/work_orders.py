@@ -11,7 +11,7 @@ from nexus.store.models import ModelCall, RunEvent, WorkOrder, utcnow
 from nexus.store.repos.base import Repository, clamp_limit
 
 ACTIVE_STATUSES = ("pending", "running")
-STATUSES = ("pending", "running", "paused", "done", "failed")
+STATUSES = ("pending", "queued", "running", "paused", "done", "failed", "cancelled", "interrupted")
 
 
 class WorkOrders(Repository[WorkOrder]):
@@ -45,6 +45,13 @@ class WorkOrders(Repository[WorkOrder]):
     async def by_request_id(self, request_id: str) -> WorkOrder | None:
         found = await self.all(self.select().where(WorkOrder.request_id == request_id).limit(1))
         return found[0] if found else None
+
+    async def active(self, before: datetime | None = None) -> Sequence[WorkOrder]:
+        """Work orders still pending or running (at start-up: what a dead process left behind)."""
+        stmt = self.select().where(WorkOrder.status.in_(ACTIVE_STATUSES))
+        if before is not None:
+            stmt = stmt.where(WorkOrder.created_at < before)
+        return await self.all(stmt.limit(clamp_limit(None, 10_000)))
 
     async def mark_interrupted(self, before: datetime | None = None) -> int:
         """Work orders a dead process left pending/running become failed + incomplete."""

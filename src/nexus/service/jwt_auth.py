@@ -13,7 +13,7 @@ from pathlib import Path
 import jwt
 
 from nexus.config.settings import Settings
-from nexus.gateway.principal import DEFAULT_TENANT, ROLES, Principal
+from nexus.service.identity import DEFAULT_TENANT, ROLES, Principal
 
 # The same shape an admin may give a tenant through the keys API. A tenant id is joined with other
 # ids (e.g. the pipeline's "<tenant>:<session>" thread), so separators like ':' must not get in.

@@ -17,11 +17,11 @@ from typing import Any
 
 from sqlalchemy import func
 
-from nexus.gateway.errors import APIError
+from nexus.service.errors import ServiceError
 from nexus.store import AccountingQueue, Store, TenantScope
 from nexus.store.models import Budget, WorkOrder, utcnow
 
-log = logging.getLogger("nexus.gateway.budgets")
+log = logging.getLogger("nexus.service.budgets")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,22 +43,18 @@ class BudgetRule:
         return f"API key {self.api_key_id}" if self.api_key_id else f"tenant {self.tenant_id!r}"
 
 
-class BudgetExceeded(Exception):
-    """A hard budget is used up; the gateway answers 429 with `reset_at`."""
+class BudgetExceeded(ServiceError):
+    """A hard budget is used up: 429 with Retry-After until `reset_at`."""
 
     def __init__(self, message: str, reset_at: datetime, rule: BudgetRule | None = None) -> None:
-        super().__init__(message)
-        self.message = message
         self.reset_at = reset_at
         self.rule = rule
+        super().__init__(
+            429, message, code="budget_exceeded", headers={"Retry-After": str(self.retry_after_s())}
+        )
 
     def retry_after_s(self, now: datetime | None = None) -> int:
         return max(1, int((self.reset_at - (now or utcnow())).total_seconds()))
-
-    def to_api_error(self) -> APIError:
-        return APIError(
-            429, self.message, code="budget_exceeded", headers={"Retry-After": str(self.retry_after_s())}
-        )
 
 
 def period_bounds(period: str, now: datetime) -> tuple[datetime, datetime]:
@@ -187,11 +183,8 @@ class BudgetManager:
                 )
 
     def enforce(self, principal: Any) -> None:
-        """The request gate's hook: check the principal's tenant and key; a used-up hard budget → 429."""
-        try:
-            self.check(principal.tenant_id, getattr(principal, "key_id", None))
-        except BudgetExceeded as exc:
-            raise exc.to_api_error() from None
+        """Before a turn: the principal's tenant and key; a used-up hard budget raises BudgetExceeded (429)."""
+        self.check(principal.tenant_id, getattr(principal, "key_id", None))
 
     def record(self, tenant: str, key_id: str | None, tokens: int, cost: float) -> None:
         """After a request: count it; crossing a soft budget audits and calls the hook once per period.

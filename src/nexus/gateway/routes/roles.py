@@ -1,4 +1,5 @@
-"""GET /api/agents: the pipeline's roles, the model each is configured with, and its current health.
+"""GET /api/roles: the pipeline's roles, the model each is configured with, and its current health.
+(Formerly /api/agents; that path now belongs to the agent runtime.)
 
 Health probes call every provider, so the result is cached for a few seconds: the UI's Agents page
 (and anyone refreshing it) must not turn into a probe storm against the upstreams.
@@ -6,19 +7,16 @@ Health probes call every provider, so the result is cached for a few seconds: th
 
 from __future__ import annotations
 
-import asyncio
-import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, Request
 
 from nexus.config.catalogue import DOMAINS
-from nexus.gateway.state import hub_of
+from nexus.gateway.deps import services_of
 from nexus.providers.hub import ModelHub
 from nexus.providers.types import Health
 
-router = APIRouter(tags=["admin"])
+router = APIRouter(tags=["observability"])
 
 HEALTH_TTL_S = 10.0
 
@@ -30,30 +28,6 @@ ROLE_ORDER: tuple[tuple[str, str], ...] = (
     ("judge", "Scores the answer and writes a critique"),
     ("escalation", "Retries a low-scoring answer with a stronger model"),
 )
-
-
-@dataclass
-class _HealthCache:
-    at: float = 0.0
-    health: dict[str, Health] = field(default_factory=dict)
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-
-
-def _cache(request: Request) -> _HealthCache:
-    cache: _HealthCache | None = getattr(request.app.state, "agents_health_cache", None)
-    if cache is None:
-        cache = _HealthCache()
-        request.app.state.agents_health_cache = cache
-    return cache
-
-
-async def _health(request: Request, hub: ModelHub) -> tuple[dict[str, Health], float]:
-    cache = _cache(request)
-    async with cache.lock:  # one probe round at a time; concurrent callers share its result
-        if time.monotonic() - cache.at > HEALTH_TTL_S or not cache.health:
-            cache.health = await hub.health()
-            cache.at = time.monotonic()
-        return cache.health, time.monotonic() - cache.at
 
 
 def _agent(
@@ -72,10 +46,10 @@ def _agent(
     }
 
 
-@router.get("/api/agents")
-async def list_agents(request: Request) -> dict[str, Any]:
-    hub = hub_of(request)
-    health, age = await _health(request, hub)
+@router.get("/api/roles", summary="The pipeline's roles, their models and health")
+async def list_roles(request: Request) -> dict[str, Any]:
+    hub = services_of(request).hub
+    health, age = await hub.cached_health(HEALTH_TTL_S)
     cat = hub.catalogue
     agents = [_agent(hub, health, role, cat.role(role), description=desc) for role, desc in ROLE_ORDER]
     workers = [

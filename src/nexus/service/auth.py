@@ -1,8 +1,10 @@
-"""Authentication: API keys or JWT bearer tokens → a Principal and a tenant scope on the request.
+"""Authentication: an API key or a JWT bearer token → a Principal. Doors extract the token (header,
+query parameter, MCP session…) and call `authenticate`.
 
-Auth is off only when no key exists and NEXUS_AUTH=off is set explicitly (the offline demo). A
-verified key is cached briefly so the hot path does no database read; revocation clears the cache
-in this process and reaches other processes within the cache TTL.
+With NEXUS_AUTH=off (the offline demo: `make serve`, `nexus serve --demo`) auth is off only while no
+API key exists: creating the first key turns it on at once in this process, and in other processes
+within KEY_CHECK_S. A verified key is cached briefly so the hot path does no database read;
+revocation clears the cache in this process and reaches other processes within the cache TTL.
 """
 
 from __future__ import annotations
@@ -15,18 +17,17 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from starlette.requests import HTTPConnection
-
 from nexus.config.settings import Settings
-from nexus.gateway.errors import APIError
-from nexus.gateway.jwt_auth import InvalidToken, JWTVerifier
-from nexus.gateway.keys import split_token, verify_secret
-from nexus.gateway.principal import ANONYMOUS, Principal
+from nexus.service.errors import unauthorized as _unauthorized
+from nexus.service.identity import ANONYMOUS, Principal
+from nexus.service.jwt_auth import InvalidToken, JWTVerifier
+from nexus.service.keys import split_token, verify_secret
 
 log = logging.getLogger("nexus.auth")
 
-PUBLIC_PATHS = frozenset({"/health"})
 CACHE_TTL_S = 5.0
+# How often a process running with auth off re-checks whether a key now exists.
+KEY_CHECK_S = 5.0
 
 
 class KeyRow(Protocol):
@@ -74,10 +75,6 @@ class _Cached:
     expires: float
 
 
-def _unauthorized(message: str) -> APIError:
-    return APIError(401, message, code="invalid_api_key", headers={"WWW-Authenticate": "Bearer"})
-
-
 class Authenticator:
     def __init__(self, settings: Settings, keys: KeyStore | None) -> None:
         self.settings = settings
@@ -85,33 +82,42 @@ class Authenticator:
         self.jwt = JWTVerifier(settings)
         self._cache: dict[str, _Cached] = {}
         self.auth_off = False
+        self._checked_at = 0.0
         self._touched: dict[str, float] = {}
 
     async def start(self) -> None:
-        """Decide once at start whether auth is off: explicitly requested and no key exists."""
+        """Auth is off only when NEXUS_AUTH=off is set explicitly and no key exists (yet)."""
         if self.settings.auth != "off":
             return
-        existing = await self.keys.count_active_keys() if self.keys is not None else 0
-        if existing:
+        await self._check_keys()
+        if self.auth_off:
+            log.warning("Authentication is OFF (NEXUS_AUTH=off and no API key exists) until a key is created")
+        else:
             log.warning("NEXUS_AUTH=off ignored: API keys exist, so authentication stays on")
-            return
-        self.auth_off = True
-        log.warning("Authentication is OFF (NEXUS_AUTH=off and no API key exists): offline demo mode")
+
+    async def _check_keys(self) -> None:
+        existing = await self.keys.count_active_keys() if self.keys is not None else 0
+        self.auth_off = existing == 0
+        self._checked_at = time.monotonic()
+
+    def key_created(self) -> None:
+        """The first key ends the keyless demo mode in this process at once."""
+        if self.auth_off:
+            log.warning("an API key now exists: authentication is ON")
+        self.auth_off = False
 
     def forget(self, key_id: str) -> None:
         self._cache.pop(key_id, None)
 
-    async def authenticate(self, conn: HTTPConnection) -> Principal:
-        header = conn.headers.get("authorization", "")
-        if not header and conn.scope["type"] == "websocket":
-            # Browsers cannot set headers on a WebSocket; accept the key as a query parameter there.
-            token = conn.query_params.get("api_key", "")
-            header = f"Bearer {token}" if token else ""
+    async def authenticate(self, token: str | None) -> Principal:
+        """A bearer token (API key or JWT) → the Principal; raises a 401 ServiceError."""
         if self.auth_off:
-            return ANONYMOUS  # OpenAI clients always send some key; with auth off it means nothing
-        scheme, _, token = header.partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token:
+            if time.monotonic() - self._checked_at > KEY_CHECK_S:
+                await self._check_keys()  # another process may have created a key
+            if self.auth_off:
+                return ANONYMOUS  # OpenAI clients always send some key; with auth off it means nothing
+        token = (token or "").strip()
+        if not token:
             raise _unauthorized("Missing API key: send 'Authorization: Bearer <key>'.")
         if len(token) > 8192:
             raise _unauthorized("Malformed bearer token.")
@@ -164,10 +170,3 @@ class Authenticator:
 def _log_touch_failure(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.warning("could not record key last-used time")
-
-
-def require_admin(conn: HTTPConnection) -> Principal:
-    principal: Principal = getattr(conn.state, "principal", ANONYMOUS)
-    if not principal.is_admin:
-        raise APIError(403, "This action needs an admin key.", code="forbidden")
-    return principal

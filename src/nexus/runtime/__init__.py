@@ -1,0 +1,207 @@
+"""`build(settings)`: every component of a Nexus process, assembled once, with one lifecycle.
+
+The gateway, the CLI and worker processes build the same `Services`. It is frozen and typed: a
+feature that is off is an explicit no-op inside its component, never a missing attribute.
+
+    async with build(settings) as services:
+        turn = await services.chat.turn(caller, request)
+
+Start-up order (taken down in reverse on exit): providers → store and the accounting queue →
+budgets, ledger, admission, auth, guard → router (in a thread: it loads the embedder) → pipeline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+
+from nexus.config.settings import Settings
+from nexus.embeddings.base import Embedder
+from nexus.pipeline.events import Event, JudgedData, RoutedData
+from nexus.pipeline.ports import ClassifierLike
+from nexus.pipeline.runner import Pipeline, open_pipeline
+from nexus.providers.hub import ModelHub
+from nexus.routing.router import Router
+from nexus.service.accounting import Ledger
+from nexus.service.admission import Admission
+from nexus.service.auth import Authenticator, StoreKeys
+from nexus.service.budgets import BudgetManager
+from nexus.service.chat import ChatService
+from nexus.service.guarding import RequestGuard
+from nexus.service.ratelimit import build_limiter
+from nexus.service.runs import StoreRuns
+from nexus.service.sessions import SessionRegistry
+from nexus.store import AccountingQueue, Store, TenantScope, open_store
+from nexus.telemetry import Metrics, get_tracer, record_call_span
+
+log = logging.getLogger("nexus.runtime")
+
+
+class RouterHolder:
+    """The current router; rebuilt (reusing the loaded embedder and classifier) on catalogue reload."""
+
+    def __init__(self, router: Router) -> None:
+        self.current = router
+
+    def __call__(self) -> Router:
+        return self.current
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    settings: Settings
+    metrics: Metrics
+    hub: ModelHub
+    store: Store
+    accounting: AccountingQueue
+    budgets: BudgetManager
+    ledger: Ledger
+    admission: Admission
+    auth: Authenticator
+    guard: RequestGuard
+    routers: RouterHolder
+    runs: StoreRuns
+    pipeline: Pipeline
+    sessions: SessionRegistry
+    chat: ChatService
+
+    @property
+    def router(self) -> Router:
+        return self.routers.current
+
+    @property
+    def embedder(self) -> Embedder | None:
+        return self.routers.current.embedder
+
+
+def _build_router(
+    hub: ModelHub,
+    settings: Settings,
+    previous: Router | None,
+    embedder: Embedder | None,
+    classifier: ClassifierLike | None,
+) -> Router:
+    return Router.from_catalogue(
+        hub.catalogue,
+        settings,
+        embedder=previous.embedder if previous else embedder,
+        classifier=previous.classifier if previous else classifier,
+        available=hub.available_ids(),
+    )
+
+
+def _event_metrics(m: Metrics) -> Callable[[Event], None]:
+    """Pipeline decisions as Prometheus series: routing by model and rule, judge scores, escalations."""
+
+    def observe(ev: Event) -> None:
+        d = ev.data
+        if isinstance(d, RoutedData):
+            if d.subtasks:
+                for sub in d.subtasks:
+                    m.observe_routing(sub.model, str(sub.explanation.rule if sub.explanation else None))
+            else:
+                m.observe_routing(str(d.model), str(d.rule))
+        elif isinstance(d, JudgedData) and d.score is not None:
+            m.observe_judge(float(d.score))
+        elif ev.type == "escalated":
+            m.observe_escalation()
+
+    return observe
+
+
+@asynccontextmanager
+async def build(
+    settings: Settings,
+    *,
+    hub: ModelHub | None = None,
+    metrics: Metrics | None = None,
+    embedder: Embedder | None = None,
+    classifier: ClassifierLike | None = None,
+) -> AsyncIterator[Services]:
+    """Assemble a process's services; `hub`, `embedder` and `classifier` may be given (tests, embedders)."""
+    m = metrics or Metrics()
+    async with AsyncExitStack() as stack:
+        the_hub = hub or ModelHub(settings)
+        if the_hub._state is None:
+            the_hub.load()
+        stack.push_async_callback(the_hub.aclose)
+        if settings.metrics:
+            the_hub.meter.subscribe(m.observe_call)
+            the_hub.on_fallback.append(lambda f, t, e: m.observe_fallback(f, t))
+        the_hub.meter.subscribe(record_call_span)
+
+        store = await open_store(settings)
+        stack.push_async_callback(store.close)
+        stale = await store.work_orders(TenantScope.system()).active()
+        if await store.mark_interrupted():
+            log.warning(
+                "work orders left running by a previous process marked incomplete",
+                extra={"count": len(stale)},
+            )
+        queue = store.accounting_queue(
+            maxsize=settings.accounting_queue_max, flush_s=settings.accounting_flush_s
+        )
+        stack.push_async_callback(queue.close)
+        m.bind_queue_depth(lambda: queue.depth)
+
+        budgets = BudgetManager(store, queue=queue, on_soft=lambda *_: m.observe_budget_soft_limit())
+        await budgets.start()
+        stack.push_async_callback(budgets.close)
+        ledger = Ledger(queue, budgets, store, enabled=settings.accounting)
+        if settings.accounting:
+            the_hub.meter.subscribe(ledger.on_call)
+
+        auth = Authenticator(settings, StoreKeys(store))
+        await auth.start()
+        limiter = build_limiter(settings, on_fallback=m.observe_redis_fallback)
+        admission = Admission(limiter, settings, store, budgets, on_reject=m.observe_rate_limited)
+        guard = RequestGuard.from_file(settings.guard_config, audit=queue)
+
+        router = await asyncio.to_thread(_build_router, the_hub, settings, None, embedder, classifier)
+        routers = RouterHolder(router)
+        the_hub.on_reload(
+            lambda _: setattr(
+                routers, "current", _build_router(the_hub, settings, routers.current, None, None)
+            )
+        )
+
+        runs = StoreRuns(store, queue, on_event=_event_metrics(m) if settings.metrics else None)
+        pipeline, close_pipeline = await open_pipeline(
+            the_hub, routers, settings, sink=runs, classifier=classifier, mask=guard.mask, tracer=get_tracer
+        )
+        pipeline.sinks.append(ledger.sink)
+        stack.push_async_callback(runs.drain)
+        stack.push_async_callback(close_pipeline)
+        await runs.close_interrupted([o for o in stale if o.route == "pipeline"])
+
+        sessions = SessionRegistry(store, queue)
+        chat = ChatService(
+            settings=settings,
+            hub=the_hub,
+            pipeline=pipeline,
+            admission=admission,
+            guard=guard,
+            ledger=ledger,
+            sessions=sessions,
+            traces=runs,
+        )
+        yield Services(
+            settings=settings,
+            metrics=m,
+            hub=the_hub,
+            store=store,
+            accounting=queue,
+            budgets=budgets,
+            ledger=ledger,
+            admission=admission,
+            auth=auth,
+            guard=guard,
+            routers=routers,
+            runs=runs,
+            pipeline=pipeline,
+            sessions=sessions,
+            chat=chat,
+        )

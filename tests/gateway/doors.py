@@ -1,0 +1,153 @@
+"""Every front door, driven as a client would, over real HTTP or WebSocket against a real gateway.
+
+`DOORS` is the list the policy matrix walks; `tests/gateway/test_routes_classified.py` enumerates the
+app's routes so a route that takes chat turns cannot be added without being listed here.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import websockets
+
+from nexus.testing.gateway import GatewayServer
+
+EXPLICIT_MODEL = "general"
+AMBIGUOUS = "fix it"  # the classifier asks a clarifying question: the run pauses
+
+
+@dataclass
+class Outcome:
+    status: int  # the HTTP status, or the `status` of a WebSocket door's error message (200 when none)
+    code: str | None = None
+    text: str = ""
+
+
+def _headers(key: str | None, **extra: str) -> dict[str, str]:
+    h = {k.replace("_", "-"): v for k, v in extra.items()}
+    if key is not None:
+        h["Authorization"] = f"Bearer {key}"
+    return h
+
+
+def _error(r: httpx.Response) -> Outcome:
+    try:
+        err = r.json().get("error") or {}
+    except ValueError:
+        err = {}
+    return Outcome(r.status_code, err.get("code"), r.text)
+
+
+async def _openai(
+    gw: GatewayServer,
+    key: str | None,
+    text: str,
+    session: str | None,
+    *,
+    model: str,
+    stream: bool,
+    parts: bool,
+) -> Outcome:
+    content: Any = [{"type": "text", "text": text}] if parts else text
+    body = {"model": model, "stream": stream, "messages": [{"role": "user", "content": content}]}
+    headers = _headers(key, **({"x_nexus_session": session} if session else {}))
+    async with httpx.AsyncClient(timeout=60) as c:
+        r = await c.post(gw.base_url + "/v1/chat/completions", json=body, headers=headers)
+    if r.status_code != 200:
+        return _error(r)
+    if stream:
+        datas = [ln[6:] for ln in r.text.splitlines() if ln.startswith("data: ")]
+        errors = [json.loads(d)["error"] for d in datas if d.startswith('{"error"')]
+        if errors:
+            return Outcome(int(errors[0].get("status") or 500), errors[0].get("code"), r.text)
+    return Outcome(200, None, r.text)
+
+
+async def _sse(gw: GatewayServer, key: str | None, path: str, body: dict[str, Any]) -> Outcome:
+    async with httpx.AsyncClient(timeout=60) as c:
+        r = await c.post(gw.base_url + path, json=body, headers=_headers(key))
+    return Outcome(200, None, r.text) if r.status_code == 200 else _error(r)
+
+
+async def _chat(gw: GatewayServer, key: str | None, text: str, session: str | None) -> Outcome:
+    return await _sse(gw, key, "/chat", {"message": text, **({"session_id": session} if session else {})})
+
+
+async def _resume(gw: GatewayServer, key: str | None, text: str, session: str | None) -> Outcome:
+    """Resume answers a paused run: pause one first (same key) unless the test names a session."""
+    if session is None:
+        session = "p-" + uuid.uuid4().hex[:12]
+        paused = await _chat(gw, key, AMBIGUOUS, session)
+        if paused.status != 200:
+            return paused
+    return await _sse(gw, key, "/resume", {"session_id": session, "reply": text})
+
+
+async def _api_chat(gw: GatewayServer, key: str | None, text: str, session: str | None) -> Outcome:
+    body = {"content": text, **({"session_id": session} if session else {})}
+    async with httpx.AsyncClient(timeout=60) as c:
+        r = await c.post(gw.base_url + "/api/chat", json=body, headers=_headers(key))
+    return Outcome(200, None, r.text) if r.status_code == 200 else _error(r)
+
+
+async def _ws(gw: GatewayServer, key: str | None, text: str, session: str | None) -> Outcome:
+    url = gw.base_url.replace("http://", "ws://") + "/ws/chat"
+    async with websockets.connect(url, additional_headers=_headers(key), open_timeout=30) as ws:
+        try:
+            await ws.send(
+                json.dumps({"type": "chat", "message": text, **({"session_id": session} if session else {})})
+            )
+        except websockets.ConnectionClosed:
+            pass  # refused on connect: its error message is still there to read
+        seen: list[dict[str, Any]] = []
+        while True:
+            try:
+                msg = json.loads(await ws.recv())
+            except websockets.ConnectionClosed:
+                break
+            seen.append(msg)
+            if msg["type"] == "error" and msg["data"].get("status"):
+                return Outcome(int(msg["data"]["status"]), msg["data"].get("code"), json.dumps(seen))
+            if msg["type"] == "done":
+                break
+    return Outcome(200, None, json.dumps(seen))
+
+
+Send = Callable[[GatewayServer, str | None, str, str | None], Awaitable[Outcome]]
+
+
+@dataclass(frozen=True)
+class Door:
+    name: str
+    # The app routes (method, path) this door stands for.
+    routes: tuple[tuple[str, str], ...]
+    send: Send
+    # The door's name in work orders and audit entries.
+    caller_door: str
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def _openai_door(name: str, *, model: str, stream: bool, parts: bool) -> Door:
+    async def send(gw: GatewayServer, key: str | None, text: str, session: str | None) -> Outcome:
+        return await _openai(gw, key, text, session, model=model, stream=stream, parts=parts)
+
+    return Door(name, (("POST", "/v1/chat/completions"),), send, "openai")
+
+
+DOORS: tuple[Door, ...] = (
+    _openai_door("openai-explicit", model=EXPLICIT_MODEL, stream=False, parts=False),
+    _openai_door("openai-explicit-stream-parts", model=EXPLICIT_MODEL, stream=True, parts=True),
+    _openai_door("openai-auto", model="nexus-auto", stream=False, parts=False),
+    _openai_door("openai-auto-stream", model="nexus-auto", stream=True, parts=True),
+    Door("chat", (("POST", "/chat"),), _chat, "chat"),
+    Door("resume", (("POST", "/resume"),), _resume, "resume"),
+    Door("ws-chat", (("WEBSOCKET", "/ws/chat"),), _ws, "ws"),
+    Door("api-chat", (("POST", "/api/chat"),), _api_chat, "api_chat"),
+)
