@@ -9,6 +9,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from nexus.guard.markers import Taken, blank_markers, inside_markers
+from nexus.guard.prefilter import Prefilter
 from nexus.guard.types import Finding, GuardContext, Risk
 
 
@@ -84,20 +86,25 @@ def _phone_ok(s: str) -> bool:
 
 
 RULES: tuple[PiiRule, ...] = (
-    PiiRule("email", re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b"), Risk.medium, "[EMAIL]"),
-    PiiRule("card", re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])"), Risk.high, "[CARD]", _card_ok),
+    # Bounded parts: an unbounded local part rescans a long run without "@" from every boundary.
+    PiiRule("email", re.compile(r"\b[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,8}\.[A-Za-z]{2,24}\b"), Risk.medium, "[EMAIL]"),
+    PiiRule("card", re.compile(r"(?<![\w.-])(?:\d[ -]?){12,18}\d(?![\w-]|\.\d)"), Risk.high, "[CARD]", _card_ok),
     PiiRule("iban", re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b"), Risk.high, "[IBAN]", iban_ok),
     PiiRule("ssn", re.compile(r"(?<![\d-])\d{3}-\d{2}-\d{4}(?![\d-])"), Risk.high, "[SSN]", ssn_ok),
     PiiRule("nino", re.compile(r"\b[A-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b"), Risk.high, "[NINO]", nino_ok),
-    # Phones need a separator-bearing shape or a + prefix: bare digit runs are usually quantities.
+    # Phones need a separator-bearing shape or a + prefix: bare digit runs are usually quantities;
+    # a dotted group next to more dotted digits is an IP address or a version, not a phone.
     PiiRule(
         "phone",
-        re.compile(r"(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,4}\)[ .-]?|\d{2,4}[ .-])\d{3,4}[ .-]\d{3,4}(?![\w-])|(?<![\w+])\+\d{9,14}\b"),
+        re.compile(r"(?<![\w+.])(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,4}\)[ .-]?|\d{2,4}[ .-])\d{3,4}[ .-]\d{3,4}(?![\w-]|\.\d)|(?<![\w+])\+\d{9,14}\b"),
         Risk.medium,
         "[PHONE]",
         _phone_ok,
     ),
 )  # fmt: skip
+
+
+_PREFILTER = Prefilter([r.regex for r in RULES])
 
 
 class PiiCheck:
@@ -106,17 +113,28 @@ class PiiCheck:
 
     def __init__(self, kinds: list[str] | None = None) -> None:
         self.rules = [r for r in RULES if not kinds or r.kind in kinds]
+        self.prefilter = (
+            _PREFILTER if len(self.rules) == len(RULES) else Prefilter([r.regex for r in self.rules])
+        )
 
     def scan(self, text: str, context: GuardContext) -> list[Finding]:
+        text, markers = blank_markers(text)
+        candidates = self.prefilter.candidates(text)
+        if not candidates:
+            return []
         findings: list[Finding] = []
-        taken: list[tuple[int, int]] = []
-        for rule in self.rules:  # ordered strongest first: a card number is not also a phone number
+        taken = Taken()
+        for i, rule in enumerate(self.rules):  # strongest first: a card number is not also a phone
+            if i not in candidates:
+                continue
             for m in rule.regex.finditer(text):
-                if any(m.start() < e and s < m.end() for s, e in taken):
+                if taken.overlaps(m.start(), m.end()):
                     continue
                 if rule.valid is not None and not rule.valid(m.group(0)):
                     continue
-                taken.append((m.start(), m.end()))
+                if markers and inside_markers(m.start(), m.end(), markers):
+                    continue
+                taken.add(m.start(), m.end())
                 findings.append(
                     Finding(
                         check=self.name,

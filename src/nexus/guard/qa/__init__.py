@@ -1,6 +1,7 @@
 """The QA spec runner: checks on a text (library) or on a command's output (CLI `nexus qa run`)."""
 
 from nexus.guard.qa.checks import CHECKS, extract_code_blocks, run_checks
+from nexus.guard.qa.leaks import mask_leaks
 from nexus.guard.qa.report import CheckResult, QAReport
 from nexus.guard.qa.runner import run_spec
 from nexus.guard.qa.sandbox import SandboxResult, run_python
@@ -15,6 +16,7 @@ __all__ = [
     "SandboxResult",
     "extract_code_blocks",
     "load_spec",
+    "mask_leaks",
     "parse_spec",
     "run_checks",
     "run_python",
