@@ -127,6 +127,27 @@ def test_an_idle_connection_is_closed_after_the_header_timeout(server: AppServer
     s.close()
 
 
+def test_a_stalled_server_loop_does_not_time_out_heads_that_arrived_in_time(server: AppServer) -> None:
+    # The stall runs in an I/O callback: uvloop then runs due timers before reading the sockets.
+    r, w = socket.socketpair()
+
+    def stall() -> None:
+        r.recv(1)
+        time.sleep(server.settings.http_header_timeout_s + 0.5)
+
+    server.loop.call_soon_threadsafe(server.loop.add_reader, r.fileno(), stall)
+    s = connect(server)
+    time.sleep(0.2)  # the connection is accepted: its header timer runs
+    w.send(b"x")
+    time.sleep(0.1)
+    s.sendall(b"GET /hello HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")  # in time, but unread
+    raw = read_all(s)
+    server.loop.call_soon_threadsafe(server.loop.remove_reader, r.fileno())
+    for x in (s, r, w):
+        x.close()
+    assert status_of(raw) == 200
+
+
 def test_keep_alive_connections_time_out(server: AppServer) -> None:
     s = connect(server)
     s.sendall(b"GET /hello HTTP/1.1\r\nHost: t\r\n\r\n")

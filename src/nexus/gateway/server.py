@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import select
 from collections.abc import AsyncIterator
 from typing import Any, TypeVar, cast
 
@@ -40,6 +41,8 @@ EXIT_BUDGET_S = 1.6
 _POLL_S = 0.05
 # How long a refused connection's remaining input is read and dropped (see EdgeProtocol._refuse).
 LINGER_S = 2.0
+# A head timeout that finds unread input looks again this much later (see _head_timed_out).
+_RECHECK_S = 0.1
 
 T = TypeVar("T")
 
@@ -173,6 +176,7 @@ class EdgeProtocol(HttpToolsProtocol):
         self._max_connections = edge.max_connections
         self._in_head = True  # from the connection's start or a request's first byte to its last header
         self._head_begun = False  # a byte of the current request head has arrived
+        self._head_rechecked = False
         self._head_bytes = 0
         self._head_timer: asyncio.TimerHandle | None = None
         self._refused = False
@@ -217,6 +221,7 @@ class EdgeProtocol(HttpToolsProtocol):
         super().on_message_begin()
         self._in_head = True
         self._head_begun = True
+        self._head_rechecked = False
         self._head_bytes = 0
 
     def on_headers_complete(self) -> None:
@@ -243,11 +248,24 @@ class EdgeProtocol(HttpToolsProtocol):
         self._head_timer = None
         if not self._in_head or self.transport.is_closing():
             return
+        if not self._head_rechecked and self._input_pending():
+            # uvloop runs due timers before it reads the sockets: after a stalled loop, a head that
+            # arrived in time may still be unread. Look again once the loop has read it.
+            self._head_rechecked = True
+            self._head_timer = self.loop.call_later(_RECHECK_S, self._head_timed_out)
+            return
         if not self._head_begun:  # nothing sent at all: an idle connection, close it quietly
             self.transport.close()
             return
         message = f"The request headers did not arrive within {self._head_timeout_s:g}s."
         self._refuse(_error_response(408, "Request Timeout", message, "header_timeout"))
+
+    def _input_pending(self) -> bool:
+        sock = self.transport.get_extra_info("socket")
+        try:
+            return bool(sock is not None and select.select([sock.fileno()], [], [], 0)[0])
+        except (OSError, ValueError):
+            return False
 
     def _refuse(self, response: bytes) -> None:
         """Answer and close without reading the request further.
@@ -311,6 +329,10 @@ class EdgeServer(uvicorn.Server):
         super().__init__(config)
         self.grace_s = grace_s
         self.signal = signal
+
+    async def startup(self, sockets: list[Any] | None = None) -> None:
+        self.loop = asyncio.get_running_loop()  # for callers in other threads (tests)
+        await super().startup(sockets)
 
     async def shutdown(self, sockets: list[Any] | None = None) -> None:
         loop = asyncio.get_running_loop()

@@ -57,6 +57,11 @@ class AppServer:
     def signal(self) -> ShutdownSignal:
         return self._server.signal
 
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The server's event loop (set once started)."""
+        return self._server.loop
+
     def start(self) -> AppServer:
         self._thread = threading.Thread(target=self._server.run, name="nexus-gateway", daemon=True)
         self._thread.start()
