@@ -206,16 +206,22 @@ def test_requests_beyond_the_concurrency_limit_get_503(tmp_path: Path) -> None:
     sig = ShutdownSignal()
     with AppServer(create_app(sig), settings(tmp_path, http_max_concurrency=2), signal=sig) as srv:
         statuses: list[int] = []
-        lock = threading.Lock()
 
-        def call() -> None:
-            r = httpx.get(srv.base_url + "/hello?sleep=1", timeout=10)
-            with lock:
-                statuses.append(r.status_code)
+        def slow() -> None:
+            statuses.append(httpx.get(srv.base_url + "/hello?sleep=3", timeout=30).status_code)
 
-        threads = [threading.Thread(target=call) for _ in range(4)]
+        threads = [threading.Thread(target=slow) for _ in range(2)]
         for t in threads:
             t.start()
+        busy = None
+        deadline = time.monotonic() + 20
+        while busy is None and time.monotonic() < deadline:  # until both slow requests are in flight
+            r = httpx.get(srv.base_url + "/hello", timeout=30)
+            busy = r if r.status_code == 503 else None
+            time.sleep(0.05)
         for t in threads:
             t.join()
-        assert sorted(statuses) == [200, 200, 503, 503]
+        assert busy is not None, "the limit never refused a request"
+        assert busy.headers["retry-after"] == "1" and busy.json()["error"]["code"] == "server_busy"
+        assert statuses == [200, 200]
+        assert httpx.get(srv.base_url + "/hello").status_code == 200
