@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 from tests.gateway.doors import DOORS, Door, Outcome
 from tests.pipeline.conftest import classifier_cache, fakes  # noqa: F401  (fixtures)
@@ -45,10 +46,10 @@ class Env:
     fakes: dict[str, FakeOpenAI]
 
     def key(
-        self, tenant: str, *, rpm: int | None = None, budget: BudgetSpec | None = None
+        self, tenant: str, *, rpm: int | None = None, budget: BudgetSpec | None = None, role: str = "member"
     ) -> tuple[str, str]:
         token, row = self.gw.call(
-            create_api_key(self.gw.services.store, tenant=tenant, role="member", rpm=rpm, budget=budget)
+            create_api_key(self.gw.services.store, tenant=tenant, role=role, rpm=rpm, budget=budget)
         )
         return token, row.id
 
@@ -163,3 +164,49 @@ def test_another_tenants_session_is_404(env: Env, door: Door) -> None:
     out = env.run(door, intruder_key, "what did they ask?", session)
     assert (out.status, out.code) == (404, "session_not_found"), out.text
     assert not env.upstream_bodies()
+
+
+def test_blocking_injection_is_a_tenants_choice(env: Env) -> None:
+    strict, lenient = _tenant(), _tenant()
+    admin, _ = env.key(strict, role="admin")
+    r = httpx.put(
+        env.gw.base_url + f"/admin/tenants/{strict}/guard",
+        json={"actions": {"prompt_injection": {"medium": "block", "high": "block"}}},
+        headers={"Authorization": f"Bearer {admin}"},
+    )
+    assert r.status_code == 200, r.text
+    door = next(d for d in DOORS if d.name == "openai-auto")
+    refused = env.run(door, admin, INJECTION)
+    assert (refused.status, refused.code) == (400, "guard_blocked")
+    member, _ = env.key(lenient)
+    assert env.run(door, member, INJECTION).status == 200  # flagged and audited, not blocked
+    bad = httpx.put(
+        env.gw.base_url + f"/admin/tenants/{strict}/guard",
+        json={"actions": {"no_such_category": {"high": "block"}}},
+        headers={"Authorization": f"Bearer {admin}"},
+    )
+    assert bad.status_code == 400
+
+
+def test_a_tenants_model_allow_list_holds_on_the_explicit_and_routed_paths(env: Env) -> None:
+    tenant = _tenant()
+    admin, _ = env.key(tenant, role="admin")
+    auth = {"Authorization": f"Bearer {admin}"}
+    r = httpx.put(
+        env.gw.base_url + f"/admin/tenants/{tenant}/guard", json={"allowed_models": ["senior"]}, headers=auth
+    )
+    assert r.status_code == 200, r.text
+    explicit = next(d for d in DOORS if d.name == "openai-explicit")  # asks for "general"
+    out = env.run(explicit, admin, "Write a haiku about the sea")
+    assert (out.status, out.code) == (400, "guard_blocked")  # the guard's policy check refuses it
+    routed = httpx.post(
+        env.gw.base_url + "/v1/chat/completions",
+        json={
+            "model": "nexus-auto",
+            "messages": [{"role": "user", "content": "Write a python function to add numbers"}],
+        },
+        headers=auth,
+        timeout=60,
+    )
+    assert routed.status_code == 200, routed.text
+    assert routed.json()["nexus"]["models"] == ["senior"]

@@ -25,8 +25,6 @@ from nexus.pipeline.verdict import VerdictParseError, parse_verdict
 
 # Turns of a session kept in the checkpoint; older ones are compressed away anyway.
 HISTORY_LIMIT = 40
-# QA failures that mean the answer holds a secret or personal data: it is masked, never delivered raw.
-_SENSITIVE = ("secret", "pii")
 
 
 class BackNodes:
@@ -197,8 +195,9 @@ class BackNodes:
         failures = [str(f) for f in verdict.get("failures") or []]
         update: dict[str, Any] = {}
         masked = False
-        if any(f.split(":", 1)[0] in _SENSITIVE for f in failures) and self.d.mask is not None:
-            # QA found a secret or personal data in the answer: whatever happens next, never deliver it raw.
+        if not verdict["passed"] and self.d.mask is not None:
+            # Whatever QA found, a secret or personal data in the answer is never delivered raw
+            # (masking is idempotent and cheap, so it runs on any failed verdict).
             clean = self.d.mask(answer)
             masked = clean != answer
             update["answer"] = clean

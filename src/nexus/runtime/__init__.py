@@ -34,6 +34,7 @@ from nexus.service.guarding import RequestGuard
 from nexus.service.ratelimit import build_limiter
 from nexus.service.runs import StoreRuns
 from nexus.service.sessions import SessionRegistry
+from nexus.service.tenants import TenantDirectory
 from nexus.store import AccountingQueue, Store, TenantScope, open_store
 from nexus.telemetry import Metrics, get_tracer, record_call_span
 
@@ -66,6 +67,7 @@ class Services:
     runs: StoreRuns
     pipeline: Pipeline
     sessions: SessionRegistry
+    tenants: TenantDirectory
     chat: ChatService
 
     @property
@@ -157,8 +159,9 @@ async def build(
         auth = Authenticator(settings, StoreKeys(store))
         await auth.start()
         limiter = build_limiter(settings, on_fallback=m.observe_redis_fallback)
-        admission = Admission(limiter, settings, store, budgets, on_reject=m.observe_rate_limited)
-        guard = RequestGuard.from_file(settings.guard_config, audit=queue)
+        tenants = TenantDirectory(store)
+        admission = Admission(limiter, settings, tenants, budgets, on_reject=m.observe_rate_limited)
+        guard = RequestGuard.from_file(settings.guard_config, tenants, audit=queue)
 
         router = await asyncio.to_thread(_build_router, the_hub, settings, None, embedder, classifier)
         routers = RouterHolder(router)
@@ -203,5 +206,6 @@ async def build(
             runs=runs,
             pipeline=pipeline,
             sessions=sessions,
+            tenants=tenants,
             chat=chat,
         )

@@ -4,18 +4,14 @@ embeddings, audio, retrieval answers) admits through here, once per unit of work
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
-from typing import Any
 
 from nexus.config.settings import Settings
 from nexus.service.budgets import BudgetManager
-from nexus.service.errors import ServiceError
+from nexus.service.errors import ServiceError, forbidden
 from nexus.service.identity import Principal
 from nexus.service.ratelimit import RateLimiter, RateLimitExceeded, enforce_limits
-from nexus.store import TenantScope
-
-TENANT_LIMITS_TTL_S = 30.0
+from nexus.service.tenants import TenantDirectory
 
 
 class RateLimited(ServiceError):
@@ -34,31 +30,21 @@ class Admission:
         self,
         limiter: RateLimiter,
         settings: Settings,
-        store: Any,
+        tenants: TenantDirectory,
         budgets: BudgetManager,
         on_reject: Callable[[str], None] | None = None,
     ) -> None:
         self.limiter = limiter
         self.settings = settings
-        self.store = store
+        self.tenants = tenants
         self.budgets = budgets
         self.on_reject = on_reject
-        self._tenant_limits: dict[str, tuple[float, int, int]] = {}
 
     async def _tenant(self, tenant: str) -> tuple[int, int]:
-        now = time.monotonic()
-        cached = self._tenant_limits.get(tenant)
-        if cached and cached[0] > now:
-            return cached[1], cached[2]
-        row = await self.store.tenants(TenantScope.system()).find(tenant)
-        rpm = (row.rpm if row is not None and row.rpm else None) or self.settings.tenant_rpm
-        tpm = (row.tpm if row is not None and row.tpm else None) or self.settings.tenant_tpm
-        self._tenant_limits[tenant] = (now + TENANT_LIMITS_TTL_S, rpm, tpm)
-        return rpm, tpm
-
-    def forget_tenant(self, tenant: str) -> None:
-        """A tenant's limits changed: read them again on its next request."""
-        self._tenant_limits.pop(tenant, None)
+        own = await self.tenants.get(tenant)
+        if own.disabled:
+            raise forbidden(f"Tenant {tenant!r} is disabled.")
+        return own.rpm or self.settings.tenant_rpm, own.tpm or self.settings.tenant_tpm
 
     async def admit(self, principal: Principal, tokens: Callable[[], int]) -> None:
         """Count one unit of work; raise RateLimited or BudgetExceeded (both 429).

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from nexus.config.settings import Settings
-from nexus.guard import GuardBlocked, StreamGuard
+from nexus.guard import GuardBlocked, GuardPolicy, StreamGuard
 from nexus.pipeline.events import (
     ChunkData,
     ErrorData,
@@ -43,8 +43,15 @@ from nexus.providers.tokens import estimate_prompt_tokens
 from nexus.providers.types import ChatChunk, ChatRequest, ChatResponse, Usage
 from nexus.service.accounting import Ledger
 from nexus.service.admission import Admission
-from nexus.service.errors import ServiceError, guard_blocked_error, invalid, not_found, provider_error
-from nexus.service.guarding import RequestGuard
+from nexus.service.errors import (
+    ServiceError,
+    forbidden,
+    guard_blocked_error,
+    invalid,
+    not_found,
+    provider_error,
+)
+from nexus.service.guarding import GuardOutcome, RequestGuard
 from nexus.service.identity import Caller
 from nexus.service.sessions import SessionRegistry, check_session_id, new_session_id
 
@@ -152,24 +159,26 @@ class ChatService:
             self.hub.entry(chat.model)  # UnknownModel → 404 before anything is counted
         session_id = check_session_id(req.session_id) if req.session_id else None
         await self.admission.admit(caller.principal, lambda: _prompt_tokens(chat))
-        outcome = self.guard.check_request(caller, chat)  # GuardBlocked → 400, audited
+        outcome = await self.guard.check_request(caller, chat, routed=routed)  # GuardBlocked → 400, audited
+        allowed = outcome.allowed_models
+        if not routed and allowed is not None and chat.model not in allowed:
+            raise forbidden(f"The model {chat.model!r} is not allowed for this tenant.")
         if session_id is not None and req.resume != "yes":
             await self.sessions.claim(caller.tenant, session_id)
         if not routed:
-            return await self._explicit(caller, outcome.request, session_id)
-        return await self._routed(
-            caller, req, outcome.request, session_id, outcome.flagged, outcome.categories
-        )
+            return await self._explicit(caller, outcome, session_id)
+        return await self._routed(caller, req, outcome, session_id)
 
     # -- the explicit model: the fast path (no graph, no embedding) ----------------------------------
-    async def _explicit(self, caller: Caller, body: ChatRequest, session_id: str | None) -> Turn:
+    async def _explicit(self, caller: Caller, outcome: GuardOutcome, session_id: str | None) -> Turn:
+        body = outcome.request
         fields: dict[str, Any] = {"session_id": session_id} if session_id else {}
         wo_id = await self.ledger.open(caller, route="explicit", model_requested=body.model, **fields)
         meter = self._meter(caller, wo_id)
         events = (
-            self._complete(caller, body, wo_id, meter)
+            self._complete(caller, outcome, wo_id, meter)
             if not body.stream
-            else self._stream(caller, body, wo_id, meter)
+            else self._stream(caller, outcome, wo_id, meter)
         )
         return Turn(
             work_order_id=wo_id,
@@ -181,8 +190,9 @@ class ChatService:
         )
 
     async def _complete(
-        self, caller: Caller, body: ChatRequest, wo_id: str, meter: dict[str, str]
+        self, caller: Caller, outcome: GuardOutcome, wo_id: str, meter: dict[str, str]
     ) -> AsyncGenerator[Event, None]:
+        body = outcome.request
         token = call_context.set(meter)
         try:
             resp = await self.hub.complete(body.model, body)
@@ -194,13 +204,12 @@ class ChatService:
         entry = self.hub.catalogue.get(resp.model)
         self.ledger.close(wo_id, "done", owner_model=resp.model, provider=entry.provider if entry else None)
         if resp.choices and resp.choices[0].message.content:
-            resp.choices[0].message.content = self.guard.check_answer(
-                resp.choices[0].message.content, caller.tenant
-            )
+            checked = self._answer(caller, outcome.policy, resp.choices[0].message.content)
+            resp.choices[0].message.content = checked
         yield Event.of(_final_of(resp), node="explicit")
 
     async def _stream(
-        self, caller: Caller, body: ChatRequest, wo_id: str, meter: dict[str, str]
+        self, caller: Caller, outcome: GuardOutcome, wo_id: str, meter: dict[str, str]
     ) -> AsyncGenerator[Event, None]:
         """The upstream stream is read by its own task, carrying the turn's metering context explicitly,
         so the call is recorded for the right tenant and work order whichever task iterates the turn.
@@ -209,7 +218,7 @@ class ChatService:
         queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=32)
         context = contextvars.copy_context()
         context.run(call_context.set, meter)
-        task = asyncio.create_task(self._pump(caller, body, wo_id, queue), context=context)
+        task = asyncio.create_task(self._pump(caller, outcome, wo_id, queue), context=context)
         try:
             while True:
                 item = await queue.get()
@@ -223,8 +232,11 @@ class ChatService:
             if not task.done():
                 task.cancel()
 
-    async def _pump(self, caller: Caller, body: ChatRequest, wo_id: str, queue: asyncio.Queue[Any]) -> None:
-        out_guard = self.guard.stream(caller.tenant)
+    async def _pump(
+        self, caller: Caller, outcome: GuardOutcome, wo_id: str, queue: asyncio.Queue[Any]
+    ) -> None:
+        body = outcome.request
+        out_guard = outcome.policy.stream(door=caller.door)
         status, error, served = "cancelled", None, body.model
         stream = self.hub.stream(body.model, body)
         try:
@@ -243,6 +255,7 @@ class ChatService:
             await queue.put(exc)
         finally:
             await stream.aclose()  # type: ignore[attr-defined]
+            self.guard.record(caller, out_guard.decisions, "output")
             entry = self.hub.catalogue.get(served)
             self.ledger.close(
                 wo_id, status, error=error, owner_model=served, provider=entry.provider if entry else None
@@ -250,16 +263,10 @@ class ChatService:
 
     # -- nexus-auto: the pipeline --------------------------------------------------------------------
     async def _routed(
-        self,
-        caller: Caller,
-        req: TurnRequest,
-        body: ChatRequest,
-        session_id: str | None,
-        flagged: bool,
-        categories: list[str],
+        self, caller: Caller, req: TurnRequest, outcome: GuardOutcome, session_id: str | None
     ) -> Turn:
-        tenant = caller.tenant
-        allowed = self._allowed_models(body)
+        tenant, body, flagged = caller.tenant, outcome.request, outcome.flagged
+        allowed = self._allowed_models(body, outcome.allowed_models)
         stream = bool(body.stream)
         paused = None
         if session_id is not None and req.resume != "no":
@@ -322,11 +329,19 @@ class ChatService:
             routed=True,
             session_id=session_id,
             run_id=run_id,
-            events=self._output_guarded(tenant, events),
-            flagged=categories if flagged else [],
+            events=self._output_guarded(caller, outcome.policy, events),
+            flagged=outcome.categories,
         )
 
-    async def _output_guarded(self, tenant: str, events: AsyncIterator[Event]) -> AsyncGenerator[Event, None]:
+    def _answer(self, caller: Caller, policy: GuardPolicy, text: str) -> str:
+        """A whole answer through the output guard (masked, or GuardBlocked), its decisions audited."""
+        checked = policy.check_answer(text, door=caller.door)
+        self.guard.record(caller, checked.decisions, "output")
+        return checked.text
+
+    async def _output_guarded(
+        self, caller: Caller, policy: GuardPolicy, events: AsyncIterator[Event]
+    ) -> AsyncGenerator[Event, None]:
         """A run's text as the client may see it: streamed tokens through a StreamGuard per source (a
         secret split across tokens is still caught), the final answer checked whole. A block ends the
         turn's events with an error; the run itself finishes in the background."""
@@ -337,7 +352,7 @@ class ChatService:
                 if isinstance(d, TokenData):
                     guard = guards.get(d.source)
                     if guard is None:
-                        guard = guards[d.source] = (self.guard.stream(tenant), d)
+                        guard = guards[d.source] = (policy.stream(door=caller.door), d)
                     text = guard[0].feed(d.text)
                     if text:
                         yield event.model_copy(update={"data": d.model_copy(update={"text": text})})
@@ -345,6 +360,7 @@ class ChatService:
                 for source, (guard_, last) in list(guards.items()):
                     tail = guard_.finish()
                     del guards[source]
+                    self.guard.record(caller, guard_.decisions, "output")
                     if tail:
                         yield event.model_copy(
                             update={"type": "token", "data": last.model_copy(update={"text": tail})}
@@ -352,7 +368,7 @@ class ChatService:
                 if isinstance(d, FinalData) and d.answer:
                     event = event.model_copy(
                         update={
-                            "data": d.model_copy(update={"answer": self.guard.check_answer(d.answer, tenant)})
+                            "data": d.model_copy(update={"answer": self._answer(caller, policy, d.answer)})
                         }
                     )
                 yield event
@@ -366,8 +382,9 @@ class ChatService:
             if close is not None:
                 await close()
 
-    def _allowed_models(self, body: ChatRequest) -> list[str] | None:
-        """Models able to take this request; a 400 when the request needs what no model has."""
+    def _allowed_models(self, body: ChatRequest, tenant_allowed: list[str] | None) -> list[str] | None:
+        """Models the request may be routed to (the tenant's allow-list, and those able to take it);
+        a 400 when the request needs what no allowed model has."""
         needs: list[str] = []
         if body.tools or any(m.role == "tool" or m.tool_calls for m in body.messages):
             needs.append("tools")
@@ -377,12 +394,14 @@ class ChatService:
         ):
             needs.append("vision")
         if not needs:
-            return None
+            return tenant_allowed
         cat = self.hub.catalogue
         able = [
             m.id
             for m in cat.models
-            if all(n in m.capabilities for n in needs) and self.hub.is_available(m.id)
+            if all(n in m.capabilities for n in needs)
+            and self.hub.is_available(m.id)
+            and (tenant_allowed is None or m.id in tenant_allowed)
         ]
         if not able:
             raise invalid(

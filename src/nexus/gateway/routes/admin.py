@@ -17,11 +17,12 @@ from pydantic import BaseModel, Field
 
 from nexus.gateway.deps import AdminDep, GlobalAdminDep, ServicesDep
 from nexus.gateway.errors import APIError
+from nexus.guard import GuardOverrides
 from nexus.routing.prototypes import PrototypeError
 from nexus.service.budgets import BudgetRule
 from nexus.service.identity import Principal
 from nexus.store import TenantScope
-from nexus.store.models import Budget
+from nexus.store.models import Budget, Tenant
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 
@@ -162,11 +163,33 @@ async def update_tenant(
             changes[limit] = None
     if changes:
         await repo.run(repo.update().where(type(row).id == tenant_id).values(**changes))
-    services.admission.forget_tenant(tenant_id)
+    services.tenants.forget(tenant_id)
     await services.accounting.audit(
         action="tenant.update", tenant_id=tenant_id, actor=admin.subject, target=tenant_id, details=changes
     )
     return _tenant_view(await repo.get(tenant_id))
+
+
+@router.put(
+    "/tenants/{tenant_id}/guard",
+    summary="Set a tenant's guard overrides (mask | flag | block per category and risk)",
+)
+async def set_guard(
+    tenant_id: str, body: GuardOverrides, admin: AdminDep, services: ServicesDep
+) -> dict[str, Any]:
+    repo = services.store.tenants(_own(admin, tenant_id))
+    await services.store.tenants(TenantScope.system()).ensure(tenant_id)
+    policy = body.model_dump(mode="json", exclude_defaults=True) or None
+    await repo.run(repo.update().where(Tenant.id == tenant_id).values(guard_policy=policy))
+    services.tenants.forget(tenant_id)
+    await services.accounting.audit(
+        action="tenant.guard",
+        tenant_id=tenant_id,
+        actor=admin.subject,
+        target=tenant_id,
+        details=policy or {},
+    )
+    return {"tenant": tenant_id, "guard_policy": policy}
 
 
 @router.get("/tenants/{tenant_id}/budgets", summary="A tenant's budgets")
