@@ -81,6 +81,20 @@ class Settings(BaseSettings):
     # Grounded nexus-auto: retrieval slower than this is dropped and the answer says so.
     rag_retrieval_budget_s: float = 2.0
 
+    # Reliability and the HTTP edge (issue 11; nexus.providers.deadline, nexus.gateway.server).
+    # The most a request may ask for with `timeout` in its body (total_timeout_s is the default).
+    request_timeout_max_s: float = Field(default=600.0, gt=0)
+    # SIGTERM: stop accepting, let streams run this long, then end the rest with an error event;
+    # the process is gone within this + 2 s (keep it under the orchestrator's grace period).
+    shutdown_grace_s: float = Field(default=20.0, ge=0)
+    # Request line + headers; larger gets 431. Headers must arrive within header_timeout_s (slowloris).
+    http_max_header_bytes: int = Field(default=32 * 1024, ge=1024)
+    http_header_timeout_s: float = Field(default=10.0, gt=0)
+    http_keepalive_timeout_s: float = Field(default=5.0, gt=0)
+    # Open connections (beyond: 503 and close) and in-flight requests (beyond: 503); 0 = no limit.
+    http_max_connections: int = Field(default=4096, ge=0)
+    http_max_concurrency: int = Field(default=1024, ge=0)
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

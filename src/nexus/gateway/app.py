@@ -27,6 +27,7 @@ from nexus.gateway.limits import BodySizeLimit
 from nexus.gateway.middleware import RequestContextMiddleware
 from nexus.gateway.routes import admin, chat, health, keys, metrics, observability, openai, roles, routing
 from nexus.gateway.security import gate
+from nexus.gateway.server import ShutdownSignal
 from nexus.pipeline.ports import ClassifierLike
 from nexus.providers.hub import ModelHub
 from nexus.runtime import build
@@ -58,7 +59,10 @@ def create_app(
     hub: ModelHub | None = None,
     embedder: Embedder | None = None,
     classifier: ClassifierLike | None = None,
+    shutdown: ShutdownSignal | None = None,
 ) -> FastAPI:
+    """The app; `shutdown` is the signal of the server that will run it (gateway/server.py), which
+    fires when SIGTERM's graceful bound has passed so streaming doors end their turns cleanly."""
     settings = settings or get_settings()
     metrics = Metrics()
 
@@ -84,6 +88,7 @@ def create_app(
     )
     app.state.services = None
     app.state.settings = settings
+    app.state.shutdown = shutdown or ShutdownSignal()
     install_error_handlers(app)
     for module in ROUTES:
         app.include_router(module.router)

@@ -22,6 +22,8 @@ from pydantic import BaseModel
 from starlette.responses import Response, StreamingResponse
 
 from nexus.gateway.errors import error_body
+from nexus.gateway.server import ShutdownSignal, ShuttingDown
+from nexus.gateway.streaming import SHUTDOWN_CODE, SHUTDOWN_MESSAGE, turn_events
 from nexus.guard import GuardBlocked
 from nexus.pipeline.events import (
     ChunkData,
@@ -51,6 +53,8 @@ def _data(obj: Any) -> bytes:
 
 def error_chunk(exc: BaseException) -> bytes:
     """An error after the stream began: the OpenAI error object as one more SSE message."""
+    if isinstance(exc, ShuttingDown):
+        return _data(error_body(503, SHUTDOWN_MESSAGE, code=SHUTDOWN_CODE))
     if isinstance(exc, GuardBlocked):
         msg = f"The answer was blocked by the output guard ({', '.join(exc.categories)})."
         return _data(error_body(400, msg, code="guard_blocked"))
@@ -68,7 +72,7 @@ def explicit_completion(final: FinalData) -> Response:
     )
 
 
-async def explicit_stream(turn: Turn, want_usage: bool) -> Response:
+async def explicit_stream(turn: Turn, want_usage: bool, shutdown: ShutdownSignal) -> Response:
     events = turn.events
     # Pull the first chunk before answering, so a failure up to here still gets a real status code.
     try:
@@ -86,7 +90,7 @@ async def explicit_stream(turn: Turn, want_usage: bool) -> Response:
                 out = _render_chunk(first, want_usage)
                 if out:
                     yield out
-            async for event in events:
+            async for event in turn_events(turn, shutdown, events):
                 out = _render_chunk(event, want_usage)
                 if out:
                     yield out
@@ -187,7 +191,7 @@ def auto_completion(turn: Turn, outcome: FinalData | InterruptData) -> Response:
     return Response(orjson.dumps(payload), media_type="application/json", headers=headers)
 
 
-async def auto_stream(turn: Turn, want_usage: bool) -> Response:
+async def auto_stream(turn: Turn, want_usage: bool, shutdown: ShutdownSignal) -> Response:
     events = turn.events
     head: list[Event] = []
     models: list[str] = []
@@ -203,7 +207,7 @@ async def auto_stream(turn: Turn, want_usage: bool) -> Response:
         if isinstance(event.data, FinalData | ErrorData):
             break
     return StreamingResponse(
-        _auto_chunks(turn, head, events, want_usage),
+        _auto_chunks(turn, head, turn_events(turn, shutdown, events), want_usage),
         media_type="text/event-stream",
         headers={**SSE_HEADERS, **_headers(turn, models, interrupt)},
     )

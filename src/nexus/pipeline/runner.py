@@ -28,6 +28,8 @@ from nexus.pipeline.graph import build_graph
 from nexus.pipeline.ports import ClassifierLike, EventSink, RouterLike
 from nexus.pipeline.qa import QAChecker, default_checker, spec_from_request
 from nexus.pipeline.trace import MemoryTrace
+from nexus.providers.deadline import Deadline
+from nexus.providers.deadline import start as deadline_start
 from nexus.providers.hub import ModelHub
 from nexus.providers.metering import call_context
 
@@ -54,6 +56,7 @@ class Pipeline:
         self.sinks: list[EventSink] = list(sinks or [])
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._closing = False
 
     # -- public API ---------------------------------------------------------------------------------
     def run(
@@ -70,6 +73,7 @@ class Pipeline:
         run_id: str | None = None,
         flagged: bool = False,
         meter: dict[str, str] | None = None,
+        deadline: Deadline | None = None,
         started: StartedData | None = None,
     ) -> AsyncIterator[Event]:
         """A new run on the session: `message` alone (the session's history is added) or, from the
@@ -109,7 +113,7 @@ class Pipeline:
             "failed": None,
         }
         first = (started or StartedData()).model_copy(update={"message": message, "resumed": False})
-        return self._drive(graph_input, tenant, session_id, run_id, first, meter)
+        return self._drive(graph_input, tenant, session_id, run_id, first, meter, deadline)
 
     async def paused(self, session_id: str, tenant: str = "default") -> Paused | None:
         snapshot = await self.graph.aget_state(self._config(tenant, session_id))
@@ -129,6 +133,7 @@ class Pipeline:
         *,
         stream: bool = False,
         meter: dict[str, str] | None = None,
+        deadline: Deadline | None = None,
         started: StartedData | None = None,
     ) -> AsyncIterator[Event]:
         """Continue the session's paused run with the user's reply; NotPaused when there is none."""
@@ -137,9 +142,10 @@ class Pipeline:
             raise NotPaused(f"session {session_id!r} has no paused run to resume")
         command: Command[Any] = Command(resume=reply, update={"started_at": time.time(), "stream": stream})
         first = (started or StartedData()).model_copy(update={"reply": reply, "resumed": True})
-        return self._drive(command, tenant, session_id, paused.run_id, first, meter)
+        return self._drive(command, tenant, session_id, paused.run_id, first, meter, deadline)
 
     async def aclose(self) -> None:
+        self._closing = True  # runs cut now were interrupted by the process stopping
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
@@ -168,11 +174,13 @@ class Pipeline:
         run_id: str,
         start: StartedData,
         meter: dict[str, str] | None,
+        deadline: Deadline | None = None,
     ) -> AsyncIterator[Event]:
         queue: asyncio.Queue[Any] = asyncio.Queue()
         context = contextvars.copy_context()
         # The run's task carries the turn's metering context explicitly, whoever iterates the events.
         context.run(call_context.set, {**(meter or {"tenant": tenant}), "run_id": run_id})
+        context.run(deadline_start, deadline)  # one deadline for all the run's calls
         task = asyncio.create_task(
             self._execute(graph_input, tenant, session_id, run_id, start, queue), context=context
         )
@@ -222,7 +230,7 @@ class Pipeline:
                 status = "paused"
                 out(InterruptData(question=question), "clarify")
         except asyncio.CancelledError:
-            status = "cancelled"
+            status = "interrupted" if self._closing else "cancelled"
             raise
         except Exception as exc:  # the graph itself failed (checkpointer, bug): the client is told
             log.exception("pipeline run failed", extra={"run_id": run_id})

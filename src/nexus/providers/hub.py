@@ -170,7 +170,12 @@ class ModelHub:
                 model=model_id,
                 status=503,
             )
-        return FallbackProvider([st.providers[i] for i in ids], on_fallback=self._fallback)
+        # A call is bounded by the request's deadline when one is in force, else by total_timeout_s.
+        return FallbackProvider(
+            [st.providers[i] for i in ids],
+            on_fallback=self._fallback,
+            total_timeout_s=self.settings.total_timeout_s,
+        )
 
     def _fallback(self, from_model: str, to_model: str, error: ProviderError) -> None:
         for fn in self.on_fallback:

@@ -55,10 +55,13 @@ class ChatRequest(_Open):
     response_format: dict[str, Any] | None = None
     seed: int | None = None
     user: str | None = None
+    # Nexus's own: the request's total time in seconds, across retries and fallbacks (capped by
+    # NEXUS_REQUEST_TIMEOUT_MAX_S); never sent upstream.
+    timeout: float | None = Field(default=None, gt=0)
 
     def wire(self, model: str | None = None) -> dict[str, Any]:
         """The request as an OpenAI JSON body, optionally with the upstream model name."""
-        body = self.model_dump(exclude_none=True)
+        body = self.model_dump(exclude_none=True, exclude={"timeout"})
         if model is not None:
             body["model"] = model
         return body

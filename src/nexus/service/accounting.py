@@ -155,5 +155,5 @@ class Ledger:
             self.close(wo, "done", owner_model=d.model)
         elif isinstance(d, ErrorData):
             self.close(wo, "failed", error=d.message[:500])
-        elif isinstance(d, DoneData) and d.status in ("failed", "cancelled"):
-            self.close(wo, "failed" if d.status == "failed" else "cancelled")
+        elif isinstance(d, DoneData) and d.status in ("failed", "cancelled", "interrupted"):
+            self.close(wo, d.status)

@@ -36,6 +36,8 @@ from nexus.pipeline.events import (
 )
 from nexus.pipeline.ports import TraceReader
 from nexus.pipeline.runner import NotPaused, Pipeline
+from nexus.providers.deadline import Deadline, deadline, request_timeout
+from nexus.providers.deadline import start as deadline_start
 from nexus.providers.errors import ProviderError
 from nexus.providers.hub import ModelHub
 from nexus.providers.metering import call_context
@@ -88,6 +90,13 @@ class TurnRequest:
 
 
 @dataclass(slots=True)
+class Closing:
+    """Why a turn was closed early, shared with the task that streams it (None: the client went away)."""
+
+    reason: str | None = None
+
+
+@dataclass(slots=True)
 class Turn:
     """A started turn: ids for the door's headers, and its events (iterate once)."""
 
@@ -98,14 +107,21 @@ class Turn:
     run_id: str | None
     events: AsyncIterator[Event]
     flagged: list[str] = field(default_factory=list)
+    closing: Closing = field(default_factory=lambda: Closing())
 
     def __aiter__(self) -> AsyncIterator[Event]:
         return self.events
 
     async def aclose(self) -> None:
+        """The door is done with the turn (normally, or its client went away)."""
         close = getattr(self.events, "aclose", None)
         if close is not None:
             await close()
+
+    async def interrupt(self) -> None:
+        """The server is stopping: the turn is cut, and its work order says `interrupted`."""
+        self.closing.reason = "interrupted"
+        await self.aclose()
 
     async def result(self) -> FinalData | InterruptData:
         """Run the turn to its end: the final answer, or the clarifying question of a paused run."""
@@ -175,10 +191,11 @@ class ChatService:
         fields: dict[str, Any] = {"session_id": session_id} if session_id else {}
         wo_id = await self.ledger.open(caller, route="explicit", model_requested=body.model, **fields)
         meter = self._meter(caller, wo_id)
+        closing = Closing()
         events = (
             self._complete(caller, outcome, wo_id, meter)
             if not body.stream
-            else self._stream(caller, outcome, wo_id, meter)
+            else self._stream(caller, outcome, wo_id, meter, closing)
         )
         return Turn(
             work_order_id=wo_id,
@@ -187,6 +204,7 @@ class ChatService:
             session_id=session_id,
             run_id=None,
             events=events,
+            closing=closing,
         )
 
     async def _complete(
@@ -195,7 +213,8 @@ class ChatService:
         body = outcome.request
         token = call_context.set(meter)
         try:
-            resp = await self.hub.complete(body.model, body)
+            with deadline(self._time_limit(body)):
+                resp = await self.hub.complete(body.model, body)
         except ProviderError as exc:
             self.ledger.close(wo_id, "failed", error=_error_text(exc))
             raise
@@ -209,7 +228,12 @@ class ChatService:
         yield Event.of(_final_of(resp), node="explicit")
 
     async def _stream(
-        self, caller: Caller, outcome: GuardOutcome, wo_id: str, meter: dict[str, str]
+        self,
+        caller: Caller,
+        outcome: GuardOutcome,
+        wo_id: str,
+        meter: dict[str, str],
+        closing: Closing,
     ) -> AsyncGenerator[Event, None]:
         """The upstream stream is read by its own task, carrying the turn's metering context explicitly,
         so the call is recorded for the right tenant and work order whichever task iterates the turn.
@@ -218,7 +242,7 @@ class ChatService:
         queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=32)
         context = contextvars.copy_context()
         context.run(call_context.set, meter)
-        task = asyncio.create_task(self._pump(caller, outcome, wo_id, queue), context=context)
+        task = asyncio.create_task(self._pump(caller, outcome, wo_id, queue, closing), context=context)
         try:
             while True:
                 item = await queue.get()
@@ -233,11 +257,17 @@ class ChatService:
                 task.cancel()
 
     async def _pump(
-        self, caller: Caller, outcome: GuardOutcome, wo_id: str, queue: asyncio.Queue[Any]
+        self,
+        caller: Caller,
+        outcome: GuardOutcome,
+        wo_id: str,
+        queue: asyncio.Queue[Any],
+        closing: Closing,
     ) -> None:
         body = outcome.request
         out_guard = outcome.policy.stream(door=caller.door)
         status, error, served = "cancelled", None, body.model
+        deadline_start(Deadline.after(self._time_limit(body)))  # this task's context is the request's
         stream = self.hub.stream(body.model, body)
         try:
             async for chunk in stream:
@@ -247,6 +277,9 @@ class ChatService:
                     await queue.put(chunk)
             status = "done"
             await queue.put(_END)
+        except asyncio.CancelledError:
+            status = closing.reason or "cancelled"  # a client gone, or the server stopping
+            raise
         except ProviderError as exc:
             status, error = "failed", _error_text(exc)
             await queue.put(exc)
@@ -288,7 +321,13 @@ class ChatService:
             started = StartedData(request_id=caller.request_id, work_order_id=run_id)
             try:
                 events = await self.pipeline.resume(
-                    session_id, reply, tenant, stream=stream, started=started, meter=meter
+                    session_id,
+                    reply,
+                    tenant,
+                    stream=stream,
+                    started=started,
+                    meter=meter,
+                    deadline=Deadline.after(self._time_limit(body)),
                 )
             except NotPaused:  # resumed elsewhere in the meantime
                 raise ServiceError(
@@ -321,6 +360,7 @@ class ChatService:
                 run_id=run_id,
                 flagged=flagged,
                 meter=meter,
+                deadline=Deadline.after(self._time_limit(body)),
                 started=StartedData(request_id=caller.request_id, work_order_id=run_id),
             )
         return Turn(
@@ -411,6 +451,10 @@ class ChatService:
                 param="tools" if "tools" in needs else "messages",
             )
         return able
+
+    def _time_limit(self, body: ChatRequest) -> float:
+        s = self.settings
+        return request_timeout(body.timeout, s.total_timeout_s, s.request_timeout_max_s)
 
     def _meter(self, caller: Caller, wo_id: str) -> dict[str, str]:
         return {

@@ -11,7 +11,17 @@ with FakeOpenAI() as fake:                       # 127.0.0.1, ephemeral port, ow
 from nexus.testing.fake_anthropic import FakeAnthropic
 from nexus.testing.fake_gemini import FakeGemini
 from nexus.testing.fake_openai import FakeOpenAI
-from nexus.testing.script import Reply, ToolCall
+from nexus.testing.script import Policy, Reply, ToolCall, share
 from nexus.testing.server import FakeServer, RecordedRequest
 
-__all__ = ["FakeAnthropic", "FakeGemini", "FakeOpenAI", "FakeServer", "RecordedRequest", "Reply", "ToolCall"]
+__all__ = [
+    "FakeAnthropic",
+    "FakeGemini",
+    "FakeOpenAI",
+    "FakeServer",
+    "Policy",
+    "RecordedRequest",
+    "Reply",
+    "ToolCall",
+    "share",
+]

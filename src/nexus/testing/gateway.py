@@ -1,4 +1,5 @@
-"""Run the real Nexus gateway (uvicorn, real HTTP) on loopback in a background thread.
+"""Run the real Nexus gateway (or any ASGI app) on loopback in a background thread, behind the same
+hardened HTTP edge as `nexus serve` (nexus.gateway.server).
 
 with GatewayServer(settings) as gw:
     OpenAI(base_url=gw.base_url + "/v1", api_key="x").chat.completions.create(...)
@@ -11,11 +12,12 @@ import socket
 import threading
 import time
 from pathlib import Path
-from typing import Any
-
-import uvicorn
+from typing import TYPE_CHECKING, Any
 
 from nexus.config.settings import Settings
+
+if TYPE_CHECKING:
+    from nexus.gateway.server import ShutdownSignal
 
 
 def free_port() -> int:
@@ -24,30 +26,25 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-class GatewayServer:
+class AppServer:
+    """Any ASGI app behind the hardened edge server (nexus.gateway.server) in a background thread."""
+
     def __init__(
         self,
+        app: Any,
         settings: Settings,
         *,
         port: int | None = None,
         startup_timeout_s: float = 120.0,
-        app: Any = None,
+        signal: ShutdownSignal | None = None,
     ) -> None:
-        from nexus.gateway.app import create_app
+        from nexus.gateway.server import build_server
 
         self.settings = settings
         self.port = port or free_port()
-        # `app`: an app built with create_app(settings, embedder=…, classifier=…) for a test's own parts.
-        self.app = app if app is not None else create_app(settings)
-        self._server = uvicorn.Server(
-            uvicorn.Config(
-                self.app,
-                host="127.0.0.1",
-                port=self.port,
-                log_level="warning",
-                access_log=False,
-                lifespan="on",
-            )
+        self.app = app
+        self._server = build_server(
+            app, settings, signal=signal, host="127.0.0.1", port=self.port, log_level="warning"
         )
         self._thread: threading.Thread | None = None
         self._timeout = startup_timeout_s
@@ -57,15 +54,15 @@ class GatewayServer:
         return f"http://127.0.0.1:{self.port}"
 
     @property
-    def state(self) -> Any:
-        return self.app.state
+    def signal(self) -> ShutdownSignal:
+        return self._server.signal
 
     @property
-    def services(self) -> Any:
-        """The running gateway's `nexus.runtime.Services` (store, accounting queue, hub, …)."""
-        return self.app.state.services
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The server's event loop (set once started)."""
+        return self._server.loop
 
-    def start(self) -> GatewayServer:
+    def start(self) -> AppServer:
         self._thread = threading.Thread(target=self._server.run, name="nexus-gateway", daemon=True)
         self._thread.start()
         deadline = time.monotonic() + self._timeout
@@ -77,25 +74,63 @@ class GatewayServer:
             time.sleep(0.02)
         return self
 
-    def call(self, coro: Any, timeout: float = 30.0) -> Any:
-        """Run a coroutine on the server's event loop (e.g. `gw.call(gw.state.accounting.flush())`)."""
-        loop = self._loop()
-        return asyncio.run_coroutine_threadsafe(coro, loop).result(timeout)
-
-    def _loop(self) -> asyncio.AbstractEventLoop:
-        loop: asyncio.AbstractEventLoop = self.app.state.loop  # set by the lifespan
-        return loop
-
     def stop(self) -> None:
+        """The same bounded shutdown as SIGTERM (settings.shutdown_grace_s)."""
         self._server.should_exit = True
         if self._thread is not None:
-            self._thread.join(timeout=30)
+            self._thread.join(timeout=self.settings.shutdown_grace_s + 30)
 
-    def __enter__(self) -> GatewayServer:
+    def __enter__(self) -> AppServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class GatewayServer(AppServer):
+    """The real Nexus gateway app, served like `nexus serve` serves it.
+
+    with GatewayServer(settings) as gw:
+        OpenAI(base_url=gw.base_url + "/v1", api_key="x").chat.completions.create(...)
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        port: int | None = None,
+        startup_timeout_s: float = 120.0,
+        app: Any = None,
+    ) -> None:
+        from nexus.gateway.app import create_app
+
+        # `app`: an app built with create_app(settings, embedder=…, classifier=…) for a test's own parts.
+        app = app if app is not None else create_app(settings)
+        # The server fires the app's own shutdown signal, so streaming doors end their turns cleanly.
+        super().__init__(
+            app, settings, port=port, startup_timeout_s=startup_timeout_s, signal=app.state.shutdown
+        )
+
+    @property
+    def state(self) -> Any:
+        return self.app.state
+
+    @property
+    def services(self) -> Any:
+        """The running gateway's `nexus.runtime.Services` (store, accounting queue, hub, …)."""
+        return self.app.state.services
+
+    def start(self) -> GatewayServer:
+        super().start()
+        return self
+
+    def __enter__(self) -> GatewayServer:
+        return self.start()
+
+    def call(self, coro: Any, timeout: float = 30.0) -> Any:
+        """Run a coroutine on the server's event loop (e.g. `gw.call(gw.state.accounting.flush())`)."""
+        loop: asyncio.AbstractEventLoop = self.app.state.loop  # set by the lifespan
+        return asyncio.run_coroutine_threadsafe(coro, loop).result(timeout)
 
 
 def catalogue_yaml(models: list[dict[str, Any]], **sections: Any) -> str:

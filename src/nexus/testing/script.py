@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
+
+if TYPE_CHECKING:
+    from nexus.testing.server import RecordedRequest
 
 
 @dataclass(slots=True)
@@ -26,6 +31,8 @@ class Reply:
     delay: seconds before the status line; chunk_delay: seconds between stream events.
     cut_after: a stream ends cleanly after N events, without its end marker.
     reset / reset_after: abort the TCP connection (RST) before answering / after N stream events.
+    hang_after: send N stream events, then nothing more until the client gives up (a stalled upstream);
+        `delay` stalls before the status line instead.
     events: raw SSE `data:` payloads (str or JSON-able) replacing the protocol stream.
     """
 
@@ -42,6 +49,7 @@ class Reply:
     cut_after: int | None = None
     reset: bool = False
     reset_after: int | None = None
+    hang_after: int | None = None
     events: list[Any] | None = None
 
     @classmethod
@@ -68,3 +76,22 @@ class Reply:
         if isinstance(b, str):
             return b.encode()
         return orjson.dumps(b)
+
+
+Policy = Callable[["RecordedRequest"], Reply]
+
+
+def share(fault: Reply, fraction: float, *, otherwise: Reply | None = None, seed: int = 0) -> Policy:
+    """A policy answering a `fraction` of calls with `fault` and the rest normally, reproducibly.
+
+    fake.policy = share(Reply(reset_after=1), 0.05)   # 5 % of streams reset after the role chunk
+    """
+    if not 0.0 <= fraction <= 1.0:
+        raise ValueError("fraction must be between 0 and 1")
+    rng = random.Random(seed)
+    normal = otherwise or Reply()
+
+    def pick(_: RecordedRequest) -> Reply:
+        return fault if rng.random() < fraction else normal
+
+    return pick

@@ -25,7 +25,7 @@ from urllib.parse import parse_qsl, urlsplit
 import orjson
 
 from nexus.providers.tokens import estimate_tokens
-from nexus.testing.script import Reply
+from nexus.testing.script import Policy, Reply
 
 Event = tuple[str | None, bytes]  # (SSE event name, data)
 
@@ -77,12 +77,22 @@ class Exchange:
                 await self.writer.drain()
                 self.reset()
                 return
+            if reply.hang_after is not None and i >= reply.hang_after:
+                await self.hang()
+                return
             if reply.chunk_delay and i:
                 await self.writer.drain()
                 await asyncio.sleep(reply.chunk_delay)
             frame = (b"event: " + name.encode() + b"\n" if name else b"") + b"data: " + data + b"\n\n"
             self.writer.write(b"%x\r\n%s\r\n" % (len(frame), frame))
         self.writer.write(b"0\r\n\r\n")
+
+    async def hang(self) -> None:
+        """Send nothing more until the client closes the connection (or the fake stops)."""
+        await self.writer.drain()
+        while not self.writer.transport.is_closing():
+            await asyncio.sleep(0.05)
+        self._done = True
 
     def reset(self) -> None:
         """Abort the connection with an RST, as a crashing upstream or middlebox would."""
@@ -102,6 +112,8 @@ class FakeServer(ABC):
         self.default = default or Reply()
         self.requests: list[RecordedRequest] = []
         self._queue: deque[Reply] = deque()
+        # Answers calls when the queue is empty (before `default`): e.g. `script.share(...)`.
+        self.policy: Policy | None = None
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -111,17 +123,19 @@ class FakeServer(ABC):
 
     # -- scripting ---------------------------------------------------------------------------
     def push(self, *replies: Reply) -> None:
-        """Queue replies for the next calls, in order; when the queue is empty, `default` answers."""
+        """Queue replies for the next calls, in order; when the queue is empty, `policy` (if set) or
+        `default` answers."""
         self._queue.extend(replies)
 
-    def next_reply(self) -> Reply:
+    def next_reply(self, req: RecordedRequest) -> Reply:
         try:
             return self._queue.popleft()
         except IndexError:
-            return self.default
+            return self.policy(req) if self.policy is not None else self.default
 
     def clear(self) -> None:
         self._queue.clear()
+        self.policy = None
         self.requests.clear()
 
     @property
@@ -222,6 +236,11 @@ class FakeServer(ABC):
                     break
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             pass
+        except asyncio.CancelledError:
+            # Our own stop() cancelling a stalled reply: end quietly (asyncio would log a cancelled
+            # connection task as an error).
+            if self._stop is None or not self._stop.is_set():
+                raise
         finally:
             self._conns.discard(task)
             with contextlib.suppress(Exception):
@@ -269,7 +288,7 @@ class FakeServer(ABC):
         if route is None:
             ex.send(404, self.error_body(404, f"no route for {req.method} {req.path}"))
             return
-        reply = self.next_reply()
+        reply = self.next_reply(req)
         if reply.delay:
             await asyncio.sleep(reply.delay)
         if reply.reset:

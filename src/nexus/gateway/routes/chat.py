@@ -13,7 +13,9 @@ from pydantic import BaseModel, Field, ValidationError
 from starlette.responses import StreamingResponse
 
 from nexus.gateway.deps import accept_websocket, caller_of, services_of
-from nexus.pipeline.events import FinalData, InterruptData
+from nexus.gateway.server import ShutdownSignal, ShuttingDown
+from nexus.gateway.streaming import SHUTDOWN_CODE, SHUTDOWN_MESSAGE, shutdown_of, turn_events
+from nexus.pipeline.events import ErrorData, Event, FinalData, InterruptData
 from nexus.pipeline.summary import summarise
 from nexus.providers.types import ChatMessage, ChatRequest
 from nexus.service.chat import AUTO_MODEL, Turn, TurnRequest
@@ -78,11 +80,13 @@ def _resume_turn(body: ResumeBody) -> TurnRequest:
     )
 
 
-def _sse(turn: Turn) -> StreamingResponse:
+def _sse(turn: Turn, shutdown: ShutdownSignal) -> StreamingResponse:
     async def body() -> AsyncIterator[bytes]:
         try:
-            async for event in turn:
+            async for event in turn_events(turn, shutdown):
                 yield event.sse()
+        except ShuttingDown:
+            yield _shutdown_event(turn).sse()
         finally:
             await turn.aclose()
 
@@ -97,13 +101,13 @@ def _sse(turn: Turn) -> StreamingResponse:
 @router.post("/chat", summary="Run the pipeline on a message; events as Server-Sent Events")
 async def chat(body: ChatBody, request: Request) -> StreamingResponse:
     turn = await services_of(request).chat.turn(caller_of(request, "chat"), _chat_turn(body))
-    return _sse(turn)
+    return _sse(turn, shutdown_of(request))
 
 
 @router.post("/resume", summary="Answer a paused run's clarifying question; the run continues")
 async def resume(body: ResumeBody, request: Request) -> StreamingResponse:
     turn = await services_of(request).chat.turn(caller_of(request, "resume"), _resume_turn(body))
-    return _sse(turn)
+    return _sse(turn, shutdown_of(request))
 
 
 @router.post("/api/chat", summary="One message in, the answer out, with its work order and session")
@@ -138,6 +142,11 @@ async def trace(session_id: str, request: Request) -> dict[str, Any]:
         "summary": summarise(events),
         "events": [e.model_dump(mode="json") for e in events],
     }
+
+
+def _shutdown_event(turn: Turn) -> Event:
+    error = ErrorData(message=SHUTDOWN_MESSAGE, code=SHUTDOWN_CODE, status=503)
+    return Event.of(error, run_id=turn.run_id or "", session_id=turn.session_id or "", node="server")
 
 
 def _ws_error(exc: BaseException) -> dict[str, Any]:
@@ -190,8 +199,12 @@ async def ws_chat(ws: WebSocket) -> None:
                 await ws.send_json(_ws_error(exc))
                 continue
             try:
-                async for event in turn:
+                async for event in turn_events(turn, shutdown_of(ws)):
                     await ws.send_text(event.json_bytes().decode())
+            except ShuttingDown:
+                await ws.send_text(_shutdown_event(turn).json_bytes().decode())
+                await ws.close(code=1012)  # service restart
+                return
             finally:
                 await turn.aclose()
     except WebSocketDisconnect:

@@ -21,6 +21,7 @@ from nexus.gateway.body import body_schema, parse_body
 from nexus.gateway.deps import caller_of, services_of
 from nexus.gateway.errors import APIError
 from nexus.gateway.render_openai import auto_completion, auto_stream, explicit_completion, explicit_stream
+from nexus.gateway.streaming import shutdown_of
 from nexus.pipeline.events import FinalData
 from nexus.providers.tokens import estimate_tokens
 from nexus.providers.types import ChatRequest
@@ -61,7 +62,7 @@ async def chat_completions(request: Request) -> Response:
             TurnRequest(chat=body, session_id=check_session_id(session, SESSION_HEADER) if session else None),
         )
         if body.stream:
-            return await explicit_stream(turn, want_usage)
+            return await explicit_stream(turn, want_usage, shutdown_of(request))
         outcome = await turn.result()
         assert isinstance(outcome, FinalData)
         return explicit_completion(outcome)
@@ -69,7 +70,7 @@ async def chat_completions(request: Request) -> Response:
         caller, TurnRequest(chat=body, session_id=_session(request, body), resume="auto", client_history=True)
     )
     if body.stream:
-        return await auto_stream(turn, want_usage)
+        return await auto_stream(turn, want_usage, shutdown_of(request))
     return auto_completion(turn, await turn.result())
 
 
