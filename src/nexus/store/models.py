@@ -228,3 +228,6 @@ class Job(Base):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     __table_args__ = (Index("ix_jobs_status", "status", "created_at"), Index("ix_jobs_tenant", "tenant_id"))
+
+
+from nexus.store import models_agents as _models_agents  # noqa: E402,F401  (agent runtime tables)
