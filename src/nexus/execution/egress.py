@@ -14,7 +14,7 @@ import ipaddress
 import socket
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import httpcore
 import httpx
@@ -24,6 +24,7 @@ from nexus.execution.errors import EgressRefused
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 Resolver = Callable[[str, int], Awaitable[list[str]]]
+T = TypeVar("T")
 
 # Instance-metadata endpoints of the big clouds (AWS/GCP/Azure/OpenStack, AWS IPv6, Alibaba, ECS tasks).
 METADATA_ADDRESSES = frozenset(
@@ -129,6 +130,52 @@ class EgressPolicy:
             )
 
 
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+async def checked_addresses(
+    policy: EgressPolicy,
+    resolver: Resolver,
+    host: str,
+    port: int,
+    timeout: float | None,
+    unresolvable: type[Exception],
+) -> list[str]:
+    """The host's addresses, every one of them allowed (a name resolving to one public and one
+    private address is refused); `unresolvable` is the transport's own connect-error type."""
+    if _is_ip(host):
+        found = [host]
+    else:
+        try:
+            async with asyncio.timeout(timeout):
+                found = await resolver(host, port)
+        except (OSError, TimeoutError) as exc:
+            raise unresolvable(f"cannot resolve {host!r}: {exc}") from exc
+        if not found:
+            raise unresolvable(f"cannot resolve {host!r}: no address")
+    for address in found:
+        policy.check_address(host, address, port)
+    return found
+
+
+async def connect_first(
+    addresses: Sequence[str], connect: Callable[[str], Awaitable[T]], retry_on: tuple[type[Exception], ...]
+) -> T:
+    error: Exception | None = None
+    for address in addresses:
+        try:
+            return await connect(address)
+        except retry_on as exc:
+            error = exc
+    assert error is not None
+    raise error
+
+
 class GuardedBackend(httpcore.AsyncNetworkBackend):
     """Resolves, checks every address, then connects to a checked address: no second lookup."""
 
@@ -142,21 +189,6 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         self.resolver = resolver or system_resolver
         self.inner = inner or httpcore.AnyIOBackend()
 
-    async def _addresses(self, host: str, port: int, timeout: float | None) -> list[str]:
-        try:
-            ipaddress.ip_address(host)
-            return [host]
-        except ValueError:
-            pass
-        try:
-            async with asyncio.timeout(timeout):
-                found = await self.resolver(host, port)
-        except (OSError, TimeoutError) as exc:
-            raise httpcore.ConnectError(f"cannot resolve {host!r}: {exc}") from exc
-        if not found:
-            raise httpcore.ConnectError(f"cannot resolve {host!r}: no address")
-        return found
-
     async def connect_tcp(
         self,
         host: str,
@@ -165,20 +197,16 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        addresses = await self._addresses(host, port, timeout)
-        # Every answer must pass: a name resolving to one public and one private address is refused.
-        for address in addresses:
-            self.policy.check_address(host, address, port)
-        error: Exception | None = None
-        for address in addresses:
-            try:
-                return await self.inner.connect_tcp(
-                    address, port, timeout=timeout, local_address=local_address, socket_options=socket_options
-                )
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                error = exc
-        assert error is not None
-        raise error
+        addresses = await checked_addresses(
+            self.policy, self.resolver, host, port, timeout, httpcore.ConnectError
+        )
+        return await connect_first(
+            addresses,
+            lambda a: self.inner.connect_tcp(
+                a, port, timeout=timeout, local_address=local_address, socket_options=socket_options
+            ),
+            (httpcore.ConnectError, httpcore.ConnectTimeout),
+        )
 
     async def connect_unix_socket(
         self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
