@@ -158,7 +158,7 @@ async def test_allowed_redirects_are_followed_and_drop_credentials_across_origin
                 method="POST", url=fake.url + "/first", json={"x": 1}, headers={"Authorization": "Bearer t"}
             ),
         )
-        assert resp.json() == {"text": "landed"} and resp.url.endswith("/next")
+        assert resp.json_body() == {"text": "landed"} and resp.url.endswith("/next")
         first, second = fake.requests
         assert (first.method, second.method) == ("POST", "GET")  # 303: see other, without the body
         assert first.headers["authorization"] == "Bearer t" and "authorization" not in second.headers

@@ -28,7 +28,7 @@ async def test_503_is_retried_until_it_succeeds(
 ) -> None:
     fake.push(Reply.error(503), Reply.error(503), Reply(text="fine"))
     resp = await engine.request(CTX, ExternalRequest(url=f"{fake.url}/items?token=s3cret"))
-    assert (resp.status, resp.attempts, resp.json()) == (200, 3, {"text": "fine"})
+    assert (resp.status, resp.attempts, resp.json_body()) == (200, 3, {"text": "fine"})
     assert len(fake.requests) == 3
     [record] = audits
     assert (record.outcome, record.status, record.attempts) == ("ok", 200, 3)

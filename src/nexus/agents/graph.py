@@ -75,12 +75,15 @@ async def think(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, An
     except ProviderError as exc:
         return _stop("failed", "model_error", str(exc)[:500])
     step += 1
+    prompt_tokens = state.get("prompt_tokens", 0) + reply.prompt_tokens
+    completion_tokens = state.get("completion_tokens", 0) + reply.completion_tokens
+    cost_usd = state.get("cost_usd", 0.0) + reply.cost_usd
     totals = {
         "step": step,
         "model": reply.model,
-        "prompt_tokens": state.get("prompt_tokens", 0) + reply.prompt_tokens,
-        "completion_tokens": state.get("completion_tokens", 0) + reply.completion_tokens,
-        "cost_usd": state.get("cost_usd", 0.0) + reply.cost_usd,
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "cost_usd": cost_usd,
     }
     calls = _unique_ids(reply.tool_calls)
     _emit(
@@ -104,9 +107,9 @@ async def think(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, An
                 model=reply.model,
                 steps=step,
                 tool_calls=state.get("tool_calls", 0),
-                prompt_tokens=totals["prompt_tokens"],
-                completion_tokens=totals["completion_tokens"],
-                cost_usd=totals["cost_usd"],
+                prompt_tokens=prompt_tokens,
+                completion_tokens=completion_tokens,
+                cost_usd=cost_usd,
             ),
         )
         return {

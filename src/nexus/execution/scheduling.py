@@ -105,8 +105,14 @@ class InProcessScheduler:
         self._jobs[job.id] = job
         task = asyncio.create_task(self._loop(job), name=f"schedule-{job.id}")
         self._tasks[job.id] = task
-        task.add_done_callback(lambda _t, jid=job.id: self._tasks.pop(jid, None))
+        task.add_done_callback(self._forget(job.id))
         return job.id
+
+    def _forget(self, job_id: str) -> Callable[[asyncio.Task[None]], None]:
+        def done(_task: asyncio.Task[None]) -> None:
+            self._tasks.pop(job_id, None)
+
+        return done
 
     async def _loop(self, job: ScheduledJob) -> None:
         while job.next_run is not None:

@@ -82,5 +82,6 @@ class ExternalResponse(BaseModel):
     def ok(self) -> bool:
         return 200 <= self.status < 300
 
-    def json(self) -> Any:
+    def json_body(self) -> Any:
+        """The body parsed as JSON."""
         return orjson.loads(self.text)

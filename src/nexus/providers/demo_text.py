@@ -232,8 +232,11 @@ _URL = re.compile(r"https?://[^\s'\"<>)]+")
 
 
 def _properties(fn: dict[str, Any]) -> dict[str, Any]:
+    """The tool's string-typed parameters (the ones a question can fill)."""
     props = (fn.get("parameters") or {}).get("properties")
-    return props if isinstance(props, dict) else {}
+    if not isinstance(props, dict):
+        return {}
+    return {k: v for k, v in props.items() if isinstance(v, dict) and v.get("type", "string") == "string"}
 
 
 def _pick_tool(fns: list[dict[str, Any]], wanted: str | None, question: str) -> dict[str, Any]:
