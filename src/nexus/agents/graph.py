@@ -54,8 +54,13 @@ async def think(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, An
         return _stop("limited", "time_limit", f"the run used its {limits.timeout_s:g}s")
     if limits.max_cost_usd is not None and state.get("cost_usd", 0.0) >= limits.max_cost_usd:
         return _stop("limited", "cost_limit", f"the run reached its ${limits.max_cost_usd:g} cost limit")
+    memory = state.get("messages") or []
+    # Where this run's task sits in the memory: fixed at its first step, under the session's lock.
+    run_start = state.get("run_start", -1)
+    if run_start < 0:
+        run_start = len(memory) - 1
     messages = [{"role": "system", "content": ctx.spec.instructions}]
-    messages += window(state.get("messages") or [], ctx.spec.memory, state.get("run_start", 0))
+    messages += window(memory, ctx.spec.memory, run_start)
     turn = ModelTurn(
         model=ctx.spec.model,
         messages=messages,
@@ -79,6 +84,7 @@ async def think(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, An
     completion_tokens = state.get("completion_tokens", 0) + reply.completion_tokens
     cost_usd = state.get("cost_usd", 0.0) + reply.cost_usd
     totals = {
+        "run_start": run_start,
         "step": step,
         "model": reply.model,
         "prompt_tokens": prompt_tokens,

@@ -78,7 +78,6 @@ class AgentRuntime:
         snapshot = await self.graph.aget_state(config)
         if _interrupts(snapshot):
             raise SessionBusy(f"session {scope.session_id!r} is waiting for an approval; resume it first")
-        prior = len((snapshot.values or {}).get("messages") or [])
         graph_input = {
             "run_id": scope.run_id,
             "agent": spec.name,
@@ -87,7 +86,7 @@ class AgentRuntime:
             "request_id": scope.request_id,
             "started_at": time.time(),
             "messages": [{"role": "user", "content": task}],
-            "run_start": prior,
+            "run_start": -1,  # set by the first step
             "step": 0,
             "tool_calls": 0,
             "prompt_tokens": 0,
