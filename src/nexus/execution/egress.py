@@ -14,7 +14,7 @@ import ipaddress
 import socket
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import httpcore
 import httpx
@@ -24,7 +24,6 @@ from nexus.execution.errors import EgressRefused
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 Resolver = Callable[[str, int], Awaitable[list[str]]]
-T = TypeVar("T")
 
 # Instance-metadata endpoints of the big clouds (AWS/GCP/Azure/OpenStack, AWS IPv6, Alibaba, ECS tasks).
 METADATA_ADDRESSES = frozenset(
@@ -163,21 +162,54 @@ async def checked_addresses(
     return found
 
 
-async def connect_first(
-    addresses: Sequence[str], connect: Callable[[str], Awaitable[T]], retry_on: tuple[type[Exception], ...]
-) -> T:
-    error: Exception | None = None
-    for address in addresses:
-        try:
-            return await connect(address)
-        except retry_on as exc:
-            error = exc
-    assert error is not None
-    raise error
+class GuardedConnector:
+    """The connect step of a network backend: resolve, check every address, connect to a checked one.
+
+    Mixed into backends of httpcore (our engine) and httpcore2 (the MCP SDK's client), which differ
+    only in their error types."""
+
+    connect_error: type[Exception]
+    retry_on: tuple[type[Exception], ...]
+    policy: EgressPolicy
+    resolver: Resolver
+    inner: Any
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> Any:
+        addresses = await checked_addresses(
+            self.policy, self.resolver, host, port, timeout, self.connect_error
+        )
+        error: Exception | None = None
+        for address in addresses:
+            try:
+                return await self.inner.connect_tcp(
+                    address, port, timeout=timeout, local_address=local_address, socket_options=socket_options
+                )
+            except self.retry_on as exc:
+                error = exc
+        assert error is not None
+        raise error
+
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> Any:
+        raise EgressRefused("unix sockets are not reachable from the execution engine", host=path)
+
+    async def sleep(self, seconds: float) -> None:
+        await self.inner.sleep(seconds)
 
 
-class GuardedBackend(httpcore.AsyncNetworkBackend):
+class GuardedBackend(GuardedConnector, httpcore.AsyncNetworkBackend):
     """Resolves, checks every address, then connects to a checked address: no second lookup."""
+
+    connect_error = httpcore.ConnectError
+    retry_on = (httpcore.ConnectError, httpcore.ConnectTimeout)
 
     def __init__(
         self,
@@ -188,33 +220,6 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         self.policy = policy
         self.resolver = resolver or system_resolver
         self.inner = inner or httpcore.AnyIOBackend()
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        addresses = await checked_addresses(
-            self.policy, self.resolver, host, port, timeout, httpcore.ConnectError
-        )
-        return await connect_first(
-            addresses,
-            lambda a: self.inner.connect_tcp(
-                a, port, timeout=timeout, local_address=local_address, socket_options=socket_options
-            ),
-            (httpcore.ConnectError, httpcore.ConnectTimeout),
-        )
-
-    async def connect_unix_socket(
-        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
-    ) -> httpcore.AsyncNetworkStream:
-        raise EgressRefused("unix sockets are not reachable from the execution engine", host=path)
-
-    async def sleep(self, seconds: float) -> None:
-        await self.inner.sleep(seconds)
 
 
 class GuardedTransport(httpx.AsyncHTTPTransport):

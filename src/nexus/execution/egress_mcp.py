@@ -4,48 +4,22 @@ cannot be pointed at internal addresses either."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Mapping
 
 import httpcore2
 import httpx2
 
-from nexus.execution.egress import EgressPolicy, Resolver, checked_addresses, connect_first, system_resolver
-from nexus.execution.errors import EgressRefused
+from nexus.execution.egress import EgressPolicy, GuardedConnector, Resolver, system_resolver
 
 
-class GuardedBackend2(httpcore2.AsyncNetworkBackend):
+class GuardedBackend2(GuardedConnector, httpcore2.AsyncNetworkBackend):
+    connect_error = httpcore2.ConnectError
+    retry_on = (httpcore2.ConnectError, httpcore2.ConnectTimeout)
+
     def __init__(self, policy: EgressPolicy, resolver: Resolver | None = None) -> None:
         self.policy = policy
         self.resolver = resolver or system_resolver
         self.inner = httpcore2.AnyIOBackend()
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore2.AsyncNetworkStream:
-        addresses = await checked_addresses(
-            self.policy, self.resolver, host, port, timeout, httpcore2.ConnectError
-        )
-        return await connect_first(
-            addresses,
-            lambda a: self.inner.connect_tcp(
-                a, port, timeout=timeout, local_address=local_address, socket_options=socket_options
-            ),
-            (httpcore2.ConnectError, httpcore2.ConnectTimeout),
-        )
-
-    async def connect_unix_socket(
-        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
-    ) -> httpcore2.AsyncNetworkStream:
-        raise EgressRefused("unix sockets are not reachable", host=path)
-
-    async def sleep(self, seconds: float) -> None:
-        await self.inner.sleep(seconds)
 
 
 def guarded_mcp_http_client(
