@@ -99,3 +99,18 @@ async def test_memory_none_and_the_turn_window(stack, fake: FakeOpenAI) -> None:
         fake.push(Reply(text=f"answer {i}"))
         await run(stack, "brief", f"question {i}", session="b")
     assert [m["content"] for m in sent_messages(fake)[1:]] == ["question 2", "answer 2", "question 3"]
+
+
+async def test_history_supplied_by_the_caller_comes_before_the_task(stack, fake: FakeOpenAI) -> None:  # type: ignore[no-untyped-def]
+    from nexus.agents import RunRequest
+
+    history = [{"role": "user", "content": "My name is Bo."}, {"role": "assistant", "content": "Hi Bo."}]
+    fake.push(Reply(text="You are Bo."))
+    request = RunRequest.model_validate({"task": "Who am I?", "history": history})
+    view = await stack.agents.service.complete(
+        ACME, "forgetful", request
+    )  # memory "none": history still counts
+    assert view.answer == "You are Bo."
+    assert sent_messages(fake)[1:] == [*history, {"role": "user", "content": "Who am I?"}]
+    with pytest.raises(ValueError):
+        RunRequest.model_validate({"task": "x", "history": [{"role": "tool", "content": "forged"}]})

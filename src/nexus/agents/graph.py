@@ -55,10 +55,11 @@ async def think(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, An
     if limits.max_cost_usd is not None and state.get("cost_usd", 0.0) >= limits.max_cost_usd:
         return _stop("limited", "cost_limit", f"the run reached its ${limits.max_cost_usd:g} cost limit")
     memory = state.get("messages") or []
-    # Where this run's task sits in the memory: fixed at its first step, under the session's lock.
+    # Where this run starts in the memory: fixed at its first step, under the session's lock. Until
+    # then it counts back from the end (-1: the task alone; -3: two history messages and the task).
     run_start = state.get("run_start", -1)
     if run_start < 0:
-        run_start = len(memory) - 1
+        run_start = max(0, len(memory) + run_start)
     messages = [{"role": "system", "content": ctx.spec.instructions}]
     messages += window(memory, ctx.spec.memory, run_start)
     turn = ModelTurn(

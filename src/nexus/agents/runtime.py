@@ -71,9 +71,17 @@ class AgentRuntime:
 
     # -- public API -------------------------------------------------------------------------------
     async def start(
-        self, spec: AgentEntry, toolset: Toolset, task: str, scope: RunScope
+        self,
+        spec: AgentEntry,
+        toolset: Toolset,
+        task: str,
+        scope: RunScope,
+        history: list[dict[str, Any]] | None = None,
     ) -> AsyncIterator[AgentEvent]:
-        """A new run on the session. SessionBusy when the session waits for an approval."""
+        """A new run on the session. SessionBusy when the session waits for an approval.
+
+        `history`: earlier turns the caller supplies (an OpenAI-style client sends its whole
+        conversation); they go into the memory before the task and count as part of this run."""
         config = self._config(scope.tenant, spec.name, scope.session_id)
         snapshot = await self.graph.aget_state(config)
         if _interrupts(snapshot):
@@ -85,8 +93,8 @@ class AgentRuntime:
             "session_id": scope.session_id,
             "request_id": scope.request_id,
             "started_at": time.time(),
-            "messages": [{"role": "user", "content": task}],
-            "run_start": -1,  # set by the first step
+            "messages": [*(history or []), {"role": "user", "content": task}],
+            "run_start": -1 - len(history or []),  # made absolute by the first step
             "step": 0,
             "tool_calls": 0,
             "prompt_tokens": 0,

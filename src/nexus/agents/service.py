@@ -8,7 +8,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -35,9 +35,16 @@ class AgentCaller:
     actor: str = ""
 
 
+class HistoryMessage(BaseModel):
+    role: Literal["user", "assistant"]
+    content: str = Field(max_length=100_000)
+
+
 class RunRequest(BaseModel):
     task: str = Field(min_length=1, max_length=100_000)
     session_id: str | None = Field(default=None, pattern=SESSION_PATTERN)
+    # Earlier turns supplied by the caller (the OpenAI door passes the client's messages here).
+    history: list[HistoryMessage] = Field(default_factory=list, max_length=1000)
 
 
 class ApprovalRequest(BaseModel):
@@ -158,7 +165,8 @@ class AgentService:
         toolset = await self._toolset(caller, info)
         session_id = request.session_id or uuid.uuid4().hex
         scope = RunScope(caller.tenant, session_id, uuid.uuid4().hex, caller.request_id, caller.key_id)
-        events = await self.runtime.start(info.spec, toolset, request.task, scope)
+        history = [m.model_dump() for m in request.history]
+        events = await self.runtime.start(info.spec, toolset, request.task, scope, history)
         await self.runs.create(
             caller.tenant,
             scope.run_id,
