@@ -4,10 +4,24 @@ errors observed and recovered from, limits."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import orjson
-from tests.agents.conftest import ACME, MODEL, Shop, Stack, run, sent_messages, types
+import pytest
+from tests.agents.conftest import (
+    ACME,
+    MODEL,
+    Shop,
+    Stack,
+    open_stack,
+    run,
+    sent_messages,
+    settings_for,
+    types,
+)
 
+from nexus.agents import ModelCallFailed, ModelReply, ModelTurn
+from nexus.guard.types import GuardBlocked
 from nexus.testing import FakeOpenAI, Reply, ToolCall
 
 
@@ -149,3 +163,31 @@ async def test_a_model_failure_fails_the_run_with_a_clear_error(stack: Stack, fa
     assert types(events) == ["started", "error", "done"]
     assert events[1].data.code == "model_error" and events[-1].data.status == "failed"  # type: ignore[union-attr]
     assert MODEL in fake.requests[0].json["model"]
+
+
+@pytest.mark.parametrize(
+    ("raised", "code", "shown"),
+    [
+        (
+            ModelCallFailed("budget_exceeded", "the monthly budget is spent"),
+            "budget_exceeded",
+            "budget is spent",
+        ),
+        (GuardBlocked(["prompt_injection"]), "guard_blocked", "prompt_injection"),
+        (RuntimeError("db password hunter2"), "internal", "failed unexpectedly"),
+    ],
+)
+async def test_a_swapped_model_caller_s_refusals_end_the_run_clearly(
+    tmp_path: Path, fake: FakeOpenAI, shop: Shop, raised: Exception, code: str, shown: str
+) -> None:
+    async def refusing(turn: ModelTurn) -> ModelReply:
+        raise raised
+
+    stack = await open_stack(settings_for(tmp_path, fake), shop, model=refusing)
+    try:
+        events = await run(stack, "shopper", "hello")
+        error = events[-2].data
+        assert error.type == "error" and error.code == code and shown in error.message
+        assert "hunter2" not in error.message and events[-1].data.status == "failed"  # type: ignore[union-attr]
+    finally:
+        await stack.aclose()

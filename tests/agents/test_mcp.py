@@ -224,3 +224,18 @@ def test_nexus_mcp_needs_a_valid_key(nexus_mcp: tuple[str, Services], headers: d
     r = httpx.post(url, json=body, headers={**headers, "accept": "application/json, text/event-stream"})
     assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
     assert r.json()["error"]["type"] == "authentication_error"
+
+
+async def test_a_tenant_mcp_server_outside_the_allow_list_is_refused_before_connecting() -> None:
+    from nexus.agents.toolbox import Toolbox
+    from nexus.agents.tools import ToolRegistry
+    from nexus.execution import EgressPolicy
+
+    box = Toolbox(ToolRegistry(), policy=EgressPolicy(allowed_hosts={"acme": ["mcp.partner.test"], "*": []}))
+    spec = AgentEntry.model_validate(
+        {"name": "x", "mcp": [{"name": "elsewhere", "url": "https://mcp.other.test/mcp"}]}
+    )
+    with pytest.raises(ToolSetupError) as info:
+        await box.toolset(spec, tenant="acme", trusted=False)
+    assert "not in the allow-list of tenant 'acme'" in info.value.message
+    await box.aclose()

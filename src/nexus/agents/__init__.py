@@ -14,7 +14,7 @@ from nexus.agents.errors import (
     ToolSetupError,
 )
 from nexus.agents.events import AgentEvent
-from nexus.agents.model import HubModelCaller, ModelCaller, ModelReply, ModelTurn
+from nexus.agents.model import HubModelCaller, ModelCaller, ModelCallFailed, ModelReply, ModelTurn
 from nexus.agents.runtime import AgentRuntime, Approval, RunScope
 from nexus.agents.service import (
     AgentCaller,
@@ -43,6 +43,7 @@ __all__ = [
     "ApprovalRequest",
     "HubModelCaller",
     "InvalidAgent",
+    "ModelCallFailed",
     "ModelCaller",
     "ModelReply",
     "ModelTurn",

@@ -12,9 +12,10 @@ from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
 from nexus.agents.events import Final, Step, ToolCallEvent, ToolResultEvent
-from nexus.agents.model import ModelTurn
+from nexus.agents.model import ModelCallFailed, ModelTurn
 from nexus.agents.state import AgentState, RunContext, window
 from nexus.agents.tools.base import ToolCall, ToolContext, ToolResult
+from nexus.guard.types import GuardBlocked
 from nexus.providers.errors import ProviderError
 
 DENIED = "error: a reviewer did not approve this call, so it was not run"
@@ -80,6 +81,10 @@ async def think(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, An
         return _stop("limited", "time_limit", f"the run used its {limits.timeout_s:g}s")
     except ProviderError as exc:
         return _stop("failed", "model_error", str(exc)[:500])
+    except ModelCallFailed as exc:
+        return _stop("failed", exc.code, exc.message[:500])
+    except GuardBlocked as exc:
+        return _stop("failed", "guard_blocked", str(exc))
     step += 1
     prompt_tokens = state.get("prompt_tokens", 0) + reply.prompt_tokens
     completion_tokens = state.get("completion_tokens", 0) + reply.completion_tokens

@@ -43,6 +43,16 @@ class ModelReply:
     raw_tool_calls: list[dict[str, Any]] = field(default_factory=list)
 
 
+class ModelCallFailed(Exception):
+    """A model turn refused for a reason the client may read (budget, policy): ends the run with
+    `code`. A ModelCaller wrapping the service layer raises it for its typed refusals."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
 class ModelCaller(Protocol):
     async def __call__(self, turn: ModelTurn) -> ModelReply: ...
 

@@ -220,10 +220,10 @@ class AgentRuntime:
                 stop = values.get("stop")
                 if stop:
                     await out(ErrorInfo(code=str(stop.get("code")), message=str(stop.get("message"))))
-        except Exception as exc:  # the graph itself failed (checkpointer, bug): the client is told
+        except Exception:  # the graph itself failed (checkpointer, bug): told, without the internals
             log.exception("agent run failed", extra={"run_id": scope.run_id})
             status = "failed"
-            await out(ErrorInfo(code="internal", message=f"{type(exc).__name__}: {exc}"[:500]))
+            await out(ErrorInfo(code="internal", message=f"the run failed unexpectedly (run {scope.run_id})"))
         finally:
             await out(Done(status=status))  # type: ignore[arg-type]
             queue.put_nowait(_END)

@@ -12,13 +12,14 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from nexus.agents.errors import InvalidAgent, ToolSetupError
 from nexus.agents.mcp.client import McpConnection, McpUnavailable
 from nexus.agents.tools.base import Tool, ToolCall, ToolContext, ToolRegistry, ToolResult, invoke
 from nexus.agents.tools.openapi import OpenApiError, load_document, tools_from_openapi
 from nexus.config.agents import AgentEntry, McpServerEntry, OpenApiEntry
-from nexus.execution import EgressPolicy, ExecContext, ExecutionEngine, Resolver
+from nexus.execution import EgressPolicy, EgressRefused, ExecContext, ExecutionEngine, Resolver
 
 
 @dataclass(slots=True)
@@ -98,6 +99,11 @@ class Toolbox:
             tools[name] = tool
         owner = "*" if trusted else tenant
         for m in spec.mcp:
+            if m.url is not None and not trusted:
+                try:
+                    self.policy.check_host(tenant, urlsplit(m.url).hostname or "")
+                except EgressRefused as exc:
+                    raise ToolSetupError(f"mcp.{m.name}: {exc.message}") from None
             for t in await self._mcp_tools(m, owner):
                 tools[t.spec.name] = t
         for o in spec.openapi:
