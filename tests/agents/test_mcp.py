@@ -239,3 +239,39 @@ async def test_a_tenant_mcp_server_outside_the_allow_list_is_refused_before_conn
         await box.toolset(spec, tenant="acme", trusted=False)
     assert "not in the allow-list of tenant 'acme'" in info.value.message
     await box.aclose()
+
+
+async def test_the_mcp_app_serves_at_slash_mcp_inside_a_fastapi_app() -> None:
+    """The wiring the gateway uses: a Route at /mcp (no slash redirect), the lifespan entered by the host."""
+    from contextlib import asynccontextmanager
+
+    from fastapi import FastAPI
+    from starlette.routing import Route
+
+    services = Services()
+    mcp_app = NexusMcpApp(
+        McpBackend(services.authenticate, services.route, services.chat, services.rag_search)
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        async with mcp_app.lifespan():
+            yield
+
+    host = FastAPI(lifespan=lifespan)
+    host.router.routes.append(Route("/mcp", endpoint=mcp_app, methods=["GET", "POST", "DELETE"]))
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(host, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not server.started:
+            assert time.monotonic() < deadline and thread.is_alive()
+            time.sleep(0.02)
+        async for client in _client(f"http://127.0.0.1:{port}/mcp", "key-globex"):
+            result = await client.call_tool("rag_search", {"query": "q"})
+            assert orjson.loads(result.content[0].text) == [{"text": "globex's default on q", "k": 5}]
+    finally:
+        server.should_exit = True
+        thread.join(10)
