@@ -21,12 +21,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import httpx  # noqa: E402
 
-from nexus.agents import AgentCaller, ModelReply, ModelTurn, RunRequest, open_agents  # noqa: E402
+from nexus.agents import AgentCaller, ModelReply, ModelTurn, Persistence, RunRequest, open_agents  # noqa: E402
 from nexus.agents.tools import ToolCall  # noqa: E402
 from nexus.config.settings import Settings  # noqa: E402
-from nexus.execution import EgressPolicy, ExecContext, ExecutionEngine, ExternalRequest  # noqa: E402
+from nexus.execution import EgressPolicy, ExecContext, ExecutionEngine, ExternalRequest, SqlIdempotency  # noqa: E402
 from nexus.providers.hub import ModelHub  # noqa: E402
 from nexus.store import open_store  # noqa: E402
+from nexus.store.repos.agents import AgentRunStore, AgentStore  # noqa: E402
 from nexus.testing.fake_http import FakeHTTP  # noqa: E402
 
 RUNS = 60
@@ -51,7 +52,10 @@ async def bench_loop(tmp: Path) -> None:
     hub = ModelHub(settings)
     hub.load()
     store = await open_store(settings)
-    agents = await open_agents(settings, hub, store, model=scripted)
+    persistence = Persistence(
+        AgentStore(store.sessions), AgentRunStore(store.sessions), SqlIdempotency(store.sessions)
+    )
+    agents = await open_agents(settings, hub, persistence, model=scripted)
     caller = AgentCaller(tenant="bench")
     timings = []
     try:

@@ -11,11 +11,13 @@ from typing import Any
 
 import pytest
 
-from nexus.agents import AgentCaller, AgentEvent, Agents, RunRequest, open_agents
+from nexus.agents import AgentCaller, AgentEvent, Agents, Persistence, RunRequest, open_agents
 from nexus.agents.tools import FunctionTool, ToolContext, ToolFailed, ToolSpec
 from nexus.config.settings import Settings
+from nexus.execution import SqlIdempotency
 from nexus.providers.hub import ModelHub
 from nexus.store import Store, open_store
+from nexus.store.repos.agents import AgentRunStore, AgentStore
 from nexus.testing import FakeOpenAI
 from nexus.testing.gateway import write_catalogue
 
@@ -122,11 +124,17 @@ class Stack:
         await self.store.close()
 
 
+def persistence(store: Store) -> Persistence:
+    return Persistence(
+        AgentStore(store.sessions), AgentRunStore(store.sessions), SqlIdempotency(store.sessions)
+    )
+
+
 async def open_stack(settings: Settings, shop: Shop, **kw: Any) -> Stack:
     hub = ModelHub(settings)
     hub.load()
     store = await open_store(settings)
-    agents = await open_agents(settings, hub, store, extra_tools=shop.tools(), **kw)
+    agents = await open_agents(settings, hub, persistence(store), extra_tools=shop.tools(), **kw)
     return Stack(agents, hub, store)
 
 

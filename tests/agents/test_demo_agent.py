@@ -7,6 +7,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from tests.agents.conftest import persistence
 from typer.testing import CliRunner
 
 from nexus.agents import AgentCaller, RunRequest, open_agents
@@ -26,7 +27,7 @@ async def test_the_assistant_uses_its_tools_on_demo_models(tmp_path: Path) -> No
     hub = ModelHub(settings)
     hub.load()
     store = await open_store(settings)
-    agents = await open_agents(settings, hub, store)
+    agents = await open_agents(settings, hub, persistence(store))
     caller = AgentCaller(tenant="default")
     try:
         assert "assistant" in [a.name for a in await agents.service.list_agents(caller)]

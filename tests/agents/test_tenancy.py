@@ -90,7 +90,7 @@ async def test_catalogue_agents_are_shared_and_read_only(stack: Stack) -> None:
     ("definition", "message"),
     [
         ({"tools": ["rm_rf"]}, "unknown tools: rm_rf"),
-        ({"model": "gpt-9"}, "unknown model 'gpt-9'"),
+        ({"model": "gpt-9"}, "model 'gpt-9' is not a catalogue model that takes tools"),
         ({"mcp": [{"name": "box", "command": ["/bin/sh", "-c", "id"]}]}, "stdio MCP servers"),
         ({"openapi": [{"name": "api", "spec": "/etc/passwd"}]}, "must be an http(s) URL"),
     ],
@@ -105,3 +105,14 @@ async def test_api_agents_cannot_name_unknown_or_unsafe_things(
         await stack.agents.service.create_agent(ACME, spec)
     assert message in info.value.message
     assert "risky" not in [a.name for a in await stack.agents.service.list_agents(ACME)]
+
+
+async def test_an_agent_needs_a_model_that_takes_tools(stack: Stack) -> None:
+    from nexus.config.catalogue import CatalogueError, parse_catalogue
+    from nexus.testing.gateway import catalogue_yaml
+
+    plain = [{"id": "plain", "capabilities": []}, {"id": "toolish"}]
+    with pytest.raises(CatalogueError) as info:
+        parse_catalogue(catalogue_yaml(plain, agents=[{"name": "a", "model": "plain"}]))
+    assert "agents[0] (name='a').model: 'plain' does not take tools" in str(info.value)
+    assert parse_catalogue(catalogue_yaml(plain, agents=[{"name": "a", "model": "toolish"}])).agent("a")

@@ -25,7 +25,7 @@ from nexus.agents.service import (
     RunRequest,
     RunView,
 )
-from nexus.agents.setup import Agents, open_agents
+from nexus.agents.setup import Agents, Persistence, open_agents
 from nexus.config.agents import AgentEntry
 
 __all__ = [
@@ -48,6 +48,7 @@ __all__ = [
     "ModelReply",
     "ModelTurn",
     "NotAwaitingApproval",
+    "Persistence",
     "ReadOnlyAgent",
     "RunHandle",
     "RunNotFound",

@@ -9,12 +9,10 @@ from datetime import datetime
 from typing import Literal
 
 from pydantic import ValidationError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from nexus.agents.errors import AgentExists, AgentNotFound, InvalidAgent, ReadOnlyAgent
+from nexus.agents.ports import AgentDefinitionStore
 from nexus.config.agents import AUTO_MODEL, AgentEntry
-from nexus.store.repos.agents import AgentDefinitions
-from nexus.store.scope import TenantScope
 
 Origin = Literal["catalogue", "tenant"]
 
@@ -35,24 +33,21 @@ class AgentDirectory:
     def __init__(
         self,
         catalogue: Callable[[], Sequence[AgentEntry]],
-        sessions: async_sessionmaker[AsyncSession],
+        stored: AgentDefinitionStore,
         *,
-        known_models: Callable[[], Collection[str]],
+        tool_models: Callable[[], Collection[str]],
     ) -> None:
         self._catalogue = catalogue
-        self._sessions = sessions
-        self._known_models = known_models
-
-    def _repo(self, tenant: str) -> AgentDefinitions:
-        # Always the tenant's own scope (never a global one): agents are looked up by name.
-        return AgentDefinitions(self._sessions, TenantScope(tenant))
+        self._stored = stored
+        # Catalogue ids of the models that take tools.
+        self._tool_models = tool_models
 
     def _builtin(self, name: str) -> AgentEntry | None:
         return next((a for a in self._catalogue() if a.name == name), None)
 
     async def list(self, tenant: str) -> list[AgentInfo]:
         out = [AgentInfo(a, "catalogue") for a in self._catalogue()]
-        for row in await self._repo(tenant).list():
+        for row in await self._stored.list(tenant):
             spec = _load(row.spec)
             if spec is not None:
                 out.append(AgentInfo(spec, "tenant", row.created_at))
@@ -62,7 +57,7 @@ class AgentDirectory:
         builtin = self._builtin(name)
         if builtin is not None:
             return AgentInfo(builtin, "catalogue")
-        row = await self._repo(tenant).by_name(name)
+        row = await self._stored.get(tenant, name)
         spec = _load(row.spec) if row is not None else None
         return AgentInfo(spec, "tenant", row.created_at) if spec is not None and row is not None else None
 
@@ -73,14 +68,17 @@ class AgentDirectory:
         return info
 
     def check_model(self, spec: AgentEntry) -> None:
-        if spec.model != AUTO_MODEL and spec.model not in self._known_models():
-            raise InvalidAgent(f"unknown model {spec.model!r} (use {AUTO_MODEL!r} or a catalogue model id)")
+        if spec.model != AUTO_MODEL and spec.model not in self._tool_models():
+            raise InvalidAgent(
+                f"model {spec.model!r} is not a catalogue model that takes tools "
+                f"(use {AUTO_MODEL!r} or one with the `tools` capability)"
+            )
 
     async def create(self, tenant: str, spec: AgentEntry, *, actor: str = "") -> AgentInfo:
         if self._builtin(spec.name) is not None:
             raise AgentExists(f"agent {spec.name!r} already exists (in the catalogue)")
         self.check_model(spec)
-        row = await self._repo(tenant).create(spec.name, spec.model_dump(mode="json"), created_by=actor)
+        row = await self._stored.create(tenant, spec.name, spec.model_dump(mode="json"), actor=actor)
         if row is None:
             raise AgentExists(f"agent {spec.name!r} already exists")
         return AgentInfo(spec, "tenant", row.created_at)
@@ -88,7 +86,7 @@ class AgentDirectory:
     async def delete(self, tenant: str, name: str) -> None:
         if self._builtin(name) is not None:
             raise ReadOnlyAgent(f"agent {name!r} is defined in the catalogue; change it there")
-        if not await self._repo(tenant).remove(name):
+        if not await self._stored.remove(tenant, name):
             raise AgentNotFound(f"agent {name!r} not found")
 
 

@@ -61,7 +61,7 @@ class HubModelCaller:
     """One chat completion on the hub per turn, with the metering context set (role "agent").
 
     `nexus-auto` becomes `auto_model(turn)` when given (e.g. the router's choice), else the catalogue's
-    `agent` role, else its default role.
+    `agent` role, else its default role, else the first available model that takes tools.
     """
 
     def __init__(self, hub: ModelHub, *, auto_model: Callable[[ModelTurn], str] | None = None) -> None:
@@ -74,7 +74,12 @@ class HubModelCaller:
         if self.auto_model is not None:
             return self.auto_model(turn)
         cat = self.hub.catalogue
-        return cat.roles.get("agent") or cat.role("default")
+        capable = cat.with_capability("tools")
+        for choice in (cat.roles.get("agent"), cat.role("default")):
+            if choice in capable and self.hub.is_available(choice):
+                return choice
+        usable = [m for m in capable if self.hub.is_available(m)]
+        return usable[0] if usable else cat.role("default")
 
     async def __call__(self, turn: ModelTurn) -> ModelReply:
         model = self.resolve(turn)

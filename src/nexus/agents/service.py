@@ -15,12 +15,12 @@ from pydantic import BaseModel, Field
 from nexus.agents.directory import AgentDirectory, AgentInfo, Origin
 from nexus.agents.errors import NotAwaitingApproval, RunNotFound
 from nexus.agents.events import AgentEvent, RunStatus
+from nexus.agents.ports import RunRecord
 from nexus.agents.runs import RunLog
 from nexus.agents.runtime import AgentRuntime, Approval, RunScope
 from nexus.agents.toolbox import Toolbox, Toolset, validate_sources
 from nexus.agents.tools.base import ToolCall
 from nexus.config.agents import AgentEntry
-from nexus.store.models_agents import AgentRun
 
 SESSION_PATTERN = r"^[A-Za-z0-9._:-]{1,64}$"
 
@@ -106,7 +106,7 @@ def _agent_view(info: AgentInfo) -> AgentView:
     )
 
 
-def _run_view(row: AgentRun, events: list[dict[str, Any]] | None) -> RunView:
+def _run_view(row: RunRecord, events: list[dict[str, Any]] | None) -> RunView:
     return RunView(
         id=row.id,
         agent=row.agent,
@@ -167,7 +167,7 @@ class AgentService:
         scope = RunScope(caller.tenant, session_id, uuid.uuid4().hex, caller.request_id, caller.key_id)
         history = [m.model_dump() for m in request.history]
         events = await self.runtime.start(info.spec, toolset, request.task, scope, history)
-        await self.runs.create(
+        await self.runs.store.create(
             caller.tenant,
             scope.run_id,
             agent=name,
@@ -177,8 +177,8 @@ class AgentService:
         )
         return RunHandle(scope.run_id, session_id, name, events)
 
-    async def _row(self, caller: AgentCaller, run_id: str, agent: str | None) -> AgentRun:
-        row = await self.runs.runs(caller.tenant).find(run_id)
+    async def _row(self, caller: AgentCaller, run_id: str, agent: str | None) -> RunRecord:
+        row = await self.runs.store.get(caller.tenant, run_id)
         if row is None or (agent is not None and row.agent != agent):
             raise RunNotFound(f"run {run_id!r} not found")
         return row
@@ -194,7 +194,7 @@ class AgentService:
         scope = RunScope(
             caller.tenant, row.session_id, run_id, caller.request_id or row.request_id, caller.key_id
         )
-        seq = await self.runs.event_count(caller.tenant, run_id)
+        seq = len(await self.runs.store.events(caller.tenant, run_id))
         approval = Approval(approve=decision.approve, calls=decision.calls)
         events = await self.runtime.resume(info.spec, toolset, scope, approval, seq_start=seq)
         return RunHandle(run_id, row.session_id, row.agent, events)
@@ -207,14 +207,14 @@ class AgentService:
         if events:
             stored = [
                 {"seq": e.seq, "type": e.type, "ts": e.ts.isoformat(), "data": e.payload}
-                for e in await self.runs.read_events(caller.tenant, run_id)
+                for e in await self.runs.store.events(caller.tenant, run_id)
             ]
         return _run_view(row, stored)
 
     async def list_runs(
         self, caller: AgentCaller, *, agent: str | None = None, session_id: str | None = None, limit: int = 50
     ) -> list[RunView]:
-        rows = await self.runs.runs(caller.tenant).list(agent=agent, session_id=session_id, limit=limit)
+        rows = await self.runs.store.list(caller.tenant, agent=agent, session_id=session_id, limit=limit)
         return [_run_view(r, None) for r in rows]
 
     async def complete(self, caller: AgentCaller, name: str, request: RunRequest) -> RunView:
@@ -229,4 +229,4 @@ class AgentService:
         return await self.runtime.memory(name, caller.tenant, session_id)
 
     async def recover(self, before: datetime | None = None) -> int:
-        return await self.runs.mark_interrupted(before)
+        return await self.runs.store.mark_interrupted(before)

@@ -9,6 +9,7 @@ from typing import Any
 
 from nexus.agents.directory import AgentDirectory
 from nexus.agents.model import HubModelCaller, ModelCaller
+from nexus.agents.ports import AgentDefinitionStore, RunStore
 from nexus.agents.runs import RunLog
 from nexus.agents.runtime import AgentRuntime
 from nexus.agents.service import AgentService
@@ -24,13 +25,12 @@ from nexus.execution import (
     EgressPolicy,
     EngineSettings,
     ExecutionEngine,
+    IdempotencyStore,
     InProcessScheduler,
     Resolver,
     Scheduler,
-    SqlIdempotency,
 )
 from nexus.providers.hub import ModelHub
-from nexus.store.store import Store
 
 
 class NoRetriever:
@@ -74,10 +74,21 @@ class Agents:
             await self._close_checkpointer()
 
 
+@dataclass(frozen=True, slots=True)
+class Persistence:
+    """Where agents keep what outlives a process; built from the store by the caller, e.g.
+    `Persistence(AgentStore(store.sessions), AgentRunStore(store.sessions), SqlIdempotency(store.sessions))`
+    (nexus.store.repos.agents, nexus.execution)."""
+
+    definitions: AgentDefinitionStore
+    runs: RunStore
+    idempotency: IdempotencyStore
+
+
 async def open_agents(
     settings: Settings,
     hub: ModelHub,
-    store: Store,
+    persistence: Persistence,
     *,
     checkpointer: Any | None = None,
     model: ModelCaller | None = None,
@@ -87,10 +98,11 @@ async def open_agents(
     extra_tools: Iterable[Tool] = (),
     resolver: Resolver | None = None,
 ) -> Agents:
-    """The process's agents stack. Without a checkpointer, one is opened (and closed with it).
+    """The process's agents stack. Without a checkpointer, one is opened (and closed with it); the
+    gateway passes the one its pipeline uses, so one checkpoint database serves both.
 
     `model` defaults to the hub (swap in a ChatService-backed caller); `retriever` to none (the tool
-    reports it); `audit` to no audit sink (pass `nexus.execution.store_audit(store)` or your own).
+    reports it); `audit` to no audit sink (`nexus.execution.store_audit(store)` writes the audit log).
     """
     close = None
     if checkpointer is None:
@@ -101,7 +113,7 @@ async def open_agents(
     scheduler = scheduler or InProcessScheduler()
     engine = ExecutionEngine(
         policy,
-        idempotency=SqlIdempotency(store.sessions),
+        idempotency=persistence.idempotency,
         audit=audit,
         resolver=resolver,
         settings=engine_settings(settings),
@@ -113,7 +125,10 @@ async def open_agents(
     toolbox = Toolbox(registry, engine=engine, policy=policy, resolver=resolver, secret=settings.secret)
     runtime = AgentRuntime(model or HubModelCaller(hub), checkpointer)
     directory = AgentDirectory(
-        lambda: hub.catalogue.agents, store.sessions, known_models=lambda: hub.catalogue.ids
+        lambda: hub.catalogue.agents,
+        persistence.definitions,
+        tool_models=lambda: hub.catalogue.with_capability("tools"),
     )
-    service = AgentService(runtime=runtime, toolbox=toolbox, directory=directory, runs=RunLog(store.sessions))
+    runs = RunLog(persistence.runs)
+    service = AgentService(runtime=runtime, toolbox=toolbox, directory=directory, runs=runs)
     return Agents(service, runtime, toolbox, engine, scheduler, close)

@@ -50,16 +50,22 @@ def list_cmd(tenant: TenantOpt = "default", json_out: JsonOpt = False) -> None:
 
 
 async def _open() -> tuple[Any, Any, Any]:
-    from nexus.agents import open_agents
+    from nexus.agents import Persistence, open_agents
     from nexus.config.settings import get_settings
+    from nexus.execution import SqlIdempotency, store_audit
     from nexus.providers.hub import ModelHub
     from nexus.store import open_store
+    from nexus.store.repos.agents import AgentRunStore, AgentStore
 
     settings = get_settings()
     hub = ModelHub(settings)
     hub.load()
     store = await open_store(settings)
-    return await open_agents(settings, hub, store), hub, store
+    persistence = Persistence(
+        AgentStore(store.sessions), AgentRunStore(store.sessions), SqlIdempotency(store.sessions)
+    )
+    agents = await open_agents(settings, hub, persistence, audit=store_audit(store))
+    return agents, hub, store
 
 
 async def _close(agents: Any, hub: Any, store: Any) -> None:

@@ -137,6 +137,9 @@ class Catalogue(BaseModel):
             agent_names.add(a.name)
             if a.model != AUTO_MODEL and a.model not in seen:
                 raise ValueError(f"agents[{i}] (name={a.name!r}).model: unknown model id {a.model!r}")
+            entry = self.get(a.model)
+            if entry is not None and "tools" not in entry.capabilities:
+                raise ValueError(f"agents[{i}] (name={a.name!r}).model: {a.model!r} does not take tools")
         return self
 
     def agent(self, name: str) -> AgentEntry | None:

@@ -1,7 +1,7 @@
 """Agents: tenant-created agent definitions, agent runs, idempotency records of external calls.
 
 Revision ID: 0007_agents
-Revises: 0001
+Revises: 0002
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007_agents"
-down_revision = "0001"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
