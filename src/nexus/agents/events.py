@@ -1,7 +1,8 @@
 """Every step of an agent run is a typed event: one envelope, one payload model per type.
 
-The envelope has the pipeline event's shape (type, run_id, session_id, seq, ts, data) so SSE, traces,
-the UI and the OpenAI renderer treat both alike; `data` is the typed payload, discriminated by `type`.
+The envelope has the pipeline event's wire shape (type, run_id, session_id, node, ts, seq, data) plus
+the agent's name, so SSE, traces, the UI and the OpenAI renderer treat both alike; `data` is the typed
+payload, discriminated by its `type`.
 """
 
 from __future__ import annotations
@@ -92,6 +93,7 @@ class AgentEvent(BaseModel):
     run_id: str
     session_id: str
     agent: str
+    node: str = "agent"
     seq: int = 0
     ts: float = Field(default_factory=time.time)
     data: Payload
