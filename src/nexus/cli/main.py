@@ -51,6 +51,9 @@ app.command("ui")(_ui.ui_cmd)
 from nexus.cli.rag import rag_app  # noqa: E402  (rag)
 
 app.add_typer(rag_app, name="rag")
+from nexus.cli.agent import agent_app  # noqa: E402  (agents)
+
+app.add_typer(agent_app, name="agent")
 
 if __name__ == "__main__":
     app()

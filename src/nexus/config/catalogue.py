@@ -13,6 +13,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from nexus.config.agents import AUTO_MODEL, AgentEntry
+
 DOMAINS = ("code", "math", "reasoning", "knowledge", "writing", "finance", "conversation")
 # What a model can do beyond plain chat; routing only sends a request to a model that has what it needs.
 CAPABILITIES = ("tools", "json", "vision", "audio_in", "fine_tuning")
@@ -106,6 +108,8 @@ class Catalogue(BaseModel):
     experts: dict[str, str] = Field(default_factory=dict)
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
+    # Tool-calling agents (nexus.agents); tenants add their own through the API.
+    agents: list[AgentEntry] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _check_references(self) -> Catalogue:
@@ -126,7 +130,20 @@ class Catalogue(BaseModel):
         for key in self.workers:
             if key not in DOMAINS:
                 raise ValueError(f"workers.{key}: unknown domain (expected one of {', '.join(DOMAINS)})")
+        agent_names: set[str] = set()
+        for i, a in enumerate(self.agents):
+            if a.name in agent_names:
+                raise ValueError(f"agents[{i}] (name={a.name!r}).name: duplicate agent name")
+            agent_names.add(a.name)
+            if a.model != AUTO_MODEL and a.model not in seen:
+                raise ValueError(f"agents[{i}] (name={a.name!r}).model: unknown model id {a.model!r}")
+            entry = self.get(a.model)
+            if entry is not None and "tools" not in entry.capabilities:
+                raise ValueError(f"agents[{i}] (name={a.name!r}).model: {a.model!r} does not take tools")
         return self
+
+    def agent(self, name: str) -> AgentEntry | None:
+        return next((a for a in self.agents if a.name == name), None)
 
     def get(self, model_id: str) -> ModelEntry | None:
         for m in self.models:

@@ -95,6 +95,20 @@ class Settings(BaseSettings):
     http_max_connections: int = Field(default=4096, ge=0)
     http_max_concurrency: int = Field(default=1024, ge=0)
 
+    # -- agents and the execution engine (nexus.agents, nexus.execution) --
+    # External calls (agent tools, OpenAPI tools, schedules): per-attempt timeout and retries.
+    execution_timeout_s: float = Field(default=10.0, gt=0)
+    execution_max_retries: int = Field(default=2, ge=0, le=10)
+    execution_max_response_bytes: int = Field(default=1_000_000, gt=0)
+    execution_idempotency_window_s: float = Field(default=24 * 3600.0, gt=0)
+    # Destinations the SSRF guard lets through, e.g. ["10.0.0.5:8080", "192.168.0.0/16"] (JSON in the env).
+    execution_trusted: list[str] = Field(default_factory=list)
+    # Tenant → allowed host patterns ("api.example.com", "*.example.com"; key "*" for other tenants);
+    # unset = any public host.
+    execution_allowed_hosts: dict[str, list[str]] | None = None
+    # Register the sandboxed Python tool (run_python) for agents that name it.
+    agents_code_tool: bool = True
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

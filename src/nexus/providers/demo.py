@@ -13,8 +13,10 @@ Triggers, so the pipeline can exercise every branch offline:
 - JSON: `response_format` json_schema → a value valid against the (simple) schema; enums prefer a
   value named in the request, else the detected domain; json_object → `{"answer", "model", "simulated"}`.
 - Tools: when `tools` are offered (tool_choice not "none") and the last message is the user's, the
-  answer is a tool call to the chosen (or first) tool with schema-valid arguments; after the tool
-  result it answers in prose.
+  answer is a tool call with schema-valid arguments to the chosen tool, else one that fits the
+  question (an arithmetic expression → a tool taking `expression`, a URL → one taking `url`, else a
+  search tool taking `query`), else the first; after the tool results it answers in prose that
+  reports what each tool returned (so an agent's whole loop runs offline).
 - QA retry: a request containing "qa-retry-demo" is answered with a "TODO" line until a message
   contains "QA feedback" or "failed" (the retry), which gets a clean answer.
 - Code questions get a short code block; arithmetic gets a worked answer with the computed value.

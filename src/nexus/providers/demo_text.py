@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import json
 import operator
 import re
 from dataclasses import dataclass, field
@@ -227,25 +228,100 @@ def json_answer(request: ChatRequest, model_id: str, seed: int) -> str:
     return json_dumps({"answer": prose(request, model_id, seed), "model": model_id, "simulated": True})
 
 
+_URL = re.compile(r"https?://[^\s'\"<>)]+")
+
+
+def _properties(fn: dict[str, Any]) -> dict[str, Any]:
+    """The tool's string-typed parameters (the ones a question can fill)."""
+    props = (fn.get("parameters") or {}).get("properties")
+    if not isinstance(props, dict):
+        return {}
+    return {k: v for k, v in props.items() if isinstance(v, dict) and v.get("type", "string") == "string"}
+
+
+def _pick_tool(fns: list[dict[str, Any]], wanted: str | None, question: str) -> dict[str, Any]:
+    """The forced tool; else one that fits the question (an expression → a tool taking `expression`,
+    a URL → one taking `url`); else a search tool (taking `query`); else the first."""
+    if wanted:
+        return next((f for f in fns if f.get("name") == wanted), fns[0])
+    fits = [
+        ("expression", _arithmetic(question) is not None),
+        ("url", bool(_URL.search(question))),
+        ("query", True),
+    ]
+    for prop, applies in fits:
+        if applies:
+            found = next((f for f in fns if prop in _properties(f)), None)
+            if found is not None:
+                return found
+    return fns[0]
+
+
+def _arguments(fn: dict[str, Any], question: str, seed: int) -> dict[str, Any]:
+    schema = fn.get("parameters") or {"type": "object", "properties": {}}
+    args = sample_json(schema, seed, _subject(question), "")
+    if not isinstance(args, dict):
+        return {}
+    props = _properties(fn)
+    arith = _arithmetic(question)
+    url = _URL.search(question)
+    if "expression" in props and arith is not None:
+        args["expression"] = arith[0]
+    if "url" in props and url is not None:
+        args["url"] = url.group(0).rstrip(".,;")
+    if "query" in props:
+        args["query"] = question.strip()[:300]
+    if "method" in props:
+        args["method"] = "GET"
+    if "required" not in schema:
+        return args
+    # Optional arguments we could only invent are left out, as a real model would.
+    keep = set(schema["required"]) | {"expression", "url", "query", "method"}
+    return {k: v for k, v in args.items() if k in keep}
+
+
 def tool_call(request: ChatRequest, seed: int) -> dict[str, Any] | None:
     """Call a tool when tools are offered and the last turn is the user's (not a tool result)."""
     if not request.tools or request.tool_choice == "none" or request.messages[-1].role != "user":
         return None
     chosen = request.tool_choice
     wanted = (chosen.get("function") or {}).get("name") if isinstance(chosen, dict) else None
-    fn = next(
-        (t.get("function") or {} for t in request.tools if (t.get("function") or {}).get("name") == wanted),
-        request.tools[0].get("function") or {},
-    )
+    fns = [t.get("function") or {} for t in request.tools]
     question = request.last_user_text()
-    args = sample_json(
-        fn.get("parameters") or {"type": "object", "properties": {}}, seed, _subject(question), ""
-    )
+    fn = _pick_tool(fns, wanted, question)
     return {
         "id": f"call_demo_{seed % 10**8:08d}",
         "type": "function",
-        "function": {"name": fn.get("name", "tool"), "arguments": json_dumps(args)},
+        "function": {"name": fn.get("name", "tool"), "arguments": json_dumps(_arguments(fn, question, seed))},
     }
+
+
+def _tool_digest(content: str) -> str:
+    """One line about a tool result: its `result` when it has one, else its start."""
+    text = content.strip()
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if isinstance(value, dict) and "result" in value:
+        return f"the result is {value['result']}"
+    if isinstance(value, dict) and "status" in value:
+        return f"it answered HTTP {value['status']}"
+    return (text[:160] + "…") if len(text) > 160 else text
+
+
+def after_tools(request: ChatRequest, model_id: str) -> str:
+    """The answer once tool results are in: it says what each tool returned."""
+    names = {}
+    for m in request.messages:
+        for call in m.tool_calls or []:
+            names[call.get("id")] = (call.get("function") or {}).get("name", "tool")
+    results = [m for m in request.messages if m.role == "tool"]
+    last_assistant = max((i for i, m in enumerate(request.messages) if m.role == "assistant"), default=-1)
+    recent = [m for m in request.messages[last_assistant + 1 :] if m.role == "tool"] or results[-1:]
+    lines = [f"- {names.get(m.tool_call_id, 'tool')}: {_tool_digest(m.text())}" for m in recent]
+    subject = _subject(question_of(request)) or "your request"
+    return f"(Simulated answer from {model_id}.) Regarding “{subject}”, from the tools:\n" + "\n".join(lines)
 
 
 def compose(request: ChatRequest, model_id: str) -> DemoAnswer:
@@ -255,6 +331,8 @@ def compose(request: ChatRequest, model_id: str) -> DemoAnswer:
     call = tool_call(request, seed)
     if call is not None:
         return DemoAnswer("", [call], "tool_calls")
+    if request.messages[-1].role == "tool":
+        return DemoAnswer(after_tools(request, model_id))
     if (request.response_format or {}).get("type") in ("json_object", "json_schema"):
         return DemoAnswer(json_answer(request, model_id, seed))
     text = prose(request, model_id, seed)

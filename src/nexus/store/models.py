@@ -231,4 +231,5 @@ class Job(Base):
 
 
 # Area models live in their own modules; importing them here registers them on Base.metadata.
+from nexus.store import models_agents as _models_agents  # noqa: E402,F401  (agent runtime tables)
 from nexus.store import models_rag as _models_rag  # noqa: E402,F401  (rag)
