@@ -98,3 +98,21 @@ async def wait_for(
             return last
         await asyncio.sleep(every)
     raise AssertionError(f"timed out after {timeout}s waiting for {what or check}: last={last!r}")
+
+
+def process_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment a `nexus worker`/`nexus scheduler` child reads the same settings from."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEXUS_")}
+    values = settings.model_dump(exclude_none=True)
+    for key in ("database_url", "redis_url", "data_dir", *FAST, "jobs_stream_prefix", "jobs_concurrency"):
+        if key in values:
+            env[f"NEXUS_{key.upper()}"] = str(values[key])
+    src = Path(__file__).resolve().parents[2] / "src"
+    tests = Path(__file__).resolve().parents[1]
+    env["PYTHONPATH"] = os.pathsep.join([str(src), str(tests)])
+    env["PYTHONUNBUFFERED"] = "1"
+    env["NEXUS_LOG_JSON"] = "false"
+    env.update(extra)
+    return env

@@ -6,7 +6,7 @@ Job code sees only `JobQueue` and `JobContext`; see docs/jobs.md.
 """
 
 from nexus.jobs.callbacks import deliver_callback, sign, validate_callback_url, verify_signature
-from nexus.jobs.context import Enqueued, JobContext, Outbox
+from nexus.jobs.context import Enqueued, JobContext, JobRequest, Outbox
 from nexus.jobs.engine import JobEngine
 from nexus.jobs.errors import (
     InvalidPayload,
@@ -17,7 +17,7 @@ from nexus.jobs.errors import (
     RetryLater,
     UnknownJobKind,
 )
-from nexus.jobs.queue import JobQueue, JobRequest, JobView
+from nexus.jobs.queue import JobQueue, JobView
 from nexus.jobs.registry import job, kinds, load_modules
 from nexus.jobs.scheduler import Schedule, schedule
 from nexus.jobs.work_orders import SubmittedWorkOrder, TurnAnswer, TurnRequest, TurnRunner, submit_work_order

@@ -112,7 +112,9 @@ class JobEngine:
                 await engine._start_executing(n)
             if schedule:
                 engine.scheduler = Scheduler(store, queue, settings, holder_id=instance.id)
-                engine._tasks.append(asyncio.create_task(engine.scheduler.run(), name="jobs:scheduler"))
+                engine._tasks.append(
+                    asyncio.create_task(engine.scheduler.run(engine._finish), name="jobs:scheduler")
+                )
         except BaseException:
             await engine.close(grace_s=0)
             raise
@@ -185,17 +187,15 @@ class JobEngine:
         poll = self.settings.jobs_poll_s
         every = max(1, int(self.settings.jobs_lease_s / poll))
         n = 0
-        while True:
+        while not self._finish.is_set():
             try:
                 await self.tick()
                 if n % every == 0:
                     await self.recover_work_orders()
-            except asyncio.CancelledError:
-                raise
             except Exception as exc:  # the database or Redis blipped: try again next round
                 log.warning("jobs maintenance pass failed: %s", exc)
             n += 1
-            await asyncio.sleep(poll)
+            await _sleep_unless(self._finish, poll)
 
     @property
     def ready(self) -> bool:
@@ -217,9 +217,12 @@ class JobEngine:
             for t in tasks:
                 t.cancel()  # the runner hands each back to the queue, attempt uncounted
             await asyncio.gather(*tasks, return_exceptions=True)
-        for t in self._tasks:
-            t.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        # The loops end at their next wait; cancelling one mid-query would only leave a broken connection.
+        if self._tasks:
+            _, stuck = await asyncio.wait(self._tasks, timeout=5.0)
+            for t in stuck:
+                t.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.scheduler is not None:
             await self.scheduler.release()
         if isinstance(self.broker, JobStreamBroker):
@@ -230,3 +233,8 @@ class JobEngine:
         with contextlib.suppress(Exception):
             await self.broker.shutdown()
         await self.instance.stop()
+
+
+async def _sleep_unless(event: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(event.wait(), timeout=seconds)

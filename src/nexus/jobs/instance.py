@@ -35,6 +35,7 @@ class InstanceLease:
         self.id = instance_id or new_instance_id(role)
         self.on_beat: list[Beat] = []
         self._task: asyncio.Task[None] | None = None
+        self._stop = asyncio.Event()
         self._last_ok = 0.0
 
     @property
@@ -67,18 +68,21 @@ class InstanceLease:
             await hook()
 
     async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval_s)
+        while not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=self.interval_s)
+                return
             try:
                 await self.beat()
-            except asyncio.CancelledError:
-                raise
             except Exception as exc:  # the database blipped: retry next beat; readiness reports it
                 log.warning("instance %s heartbeat failed: %s", self.id, exc)
 
     async def stop(self) -> None:
+        self._stop.set()
         if self._task is not None:
-            self._task.cancel()
+            done, _ = await asyncio.wait({self._task}, timeout=5.0)
+            if not done:
+                self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None

@@ -82,6 +82,8 @@ async def serve_jobs(
     on_ready: Callable[[JobEngine], None] | None = None,
 ) -> None:
     stop = stop or asyncio.Event()
+    # taskiq logs every message at INFO; our own records say what matters (failures, recoveries).
+    logging.getLogger("taskiq").setLevel(max(logging.WARNING, logging.getLogger().level))
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):

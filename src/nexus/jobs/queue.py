@@ -19,7 +19,7 @@ from taskiq import AsyncBroker, AsyncTaskiqDecoratedTask
 from nexus.config.settings import Settings
 from nexus.jobs import registry
 from nexus.jobs.broker import JobStreamBroker
-from nexus.jobs.context import Enqueued, Outbox, outbox
+from nexus.jobs.context import Enqueued, JobRequest, Outbox, outbox
 from nexus.jobs.errors import JobConflict
 from nexus.jobs.runner import finish
 from nexus.store import Store, TenantScope
@@ -50,16 +50,6 @@ class JobView(BaseModel):
     updated_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
-
-
-class JobRequest(BaseModel):
-    """One job of `JobQueue.enqueue_many`."""
-
-    kind: str
-    payload: dict[str, Any] = {}
-    idempotency_key: str | None = None
-    priority: int = 0
-    delay_s: float | None = None
 
 
 def _scope(tenant: TenantScope | str) -> TenantScope:
@@ -150,20 +140,9 @@ class JobQueue:
             )
 
     async def enqueue_many(self, jobs: Sequence[JobRequest], *, tenant: TenantScope | str) -> list[str]:
-        """Many jobs in one transaction (one commit, then the messages)."""
+        """Many jobs in one transaction (bulk inserts, one commit, then the messages)."""
         async with self.outbox(tenant) as box:
-            return [
-                (
-                    await box.enqueue(
-                        j.kind,
-                        j.payload,
-                        idempotency_key=j.idempotency_key,
-                        priority=j.priority,
-                        delay_s=j.delay_s,
-                    )
-                ).id
-                for j in jobs
-            ]
+            return [e.id for e in await box.enqueue_many(jobs)]
 
     async def status(self, job_id: str, *, tenant: TenantScope | str) -> JobView:
         """The job as its tenant sees it; another tenant's job is NotFound (store.NotFound)."""

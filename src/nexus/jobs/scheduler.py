@@ -16,6 +16,7 @@ replayed; the current tick runs as soon as a leader holds the lease.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -140,15 +141,15 @@ class Scheduler:
             fired += int(done.created)
         return fired
 
-    async def run(self) -> None:
-        while True:
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        stop = stop or asyncio.Event()
+        while not stop.is_set():
             try:
                 await self.step()
-            except asyncio.CancelledError:
-                raise
             except Exception as exc:  # the database blipped: keep trying; the lease bounds any overlap
                 log.warning("scheduler pass failed: %s", exc)
-            await asyncio.sleep(self.poll_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self.poll_s)
 
     async def release(self) -> None:
         """A clean exit hands the lease over at once instead of after its expiry."""

@@ -22,6 +22,9 @@ from nexus.store.models import utcnow
 from nexus.store.models_jobs import JOB_ACTIVE, Job
 from nexus.store.repos.base import Repository, clamp_limit
 
+# Rows per INSERT: 14 bound parameters each stays far below SQLite's and asyncpg's limits.
+INSERT_CHUNK = 500
+
 
 def new_job(
     tenant_id: str,
@@ -53,24 +56,35 @@ def new_job(
     }
 
 
-async def insert_job(session: AsyncSession, values: dict[str, Any]) -> tuple[str, bool]:
-    """Insert inside the caller's transaction; (id, True), or (the existing job's id, False) when the
-    tenant already used the idempotency key. ON CONFLICT DO NOTHING keeps the transaction usable."""
+async def insert_jobs(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> list[tuple[str, bool]]:
+    """Insert inside the caller's transaction, one statement per chunk; per row (id, True), or (the
+    existing job's id, False) when its tenant already used the idempotency key. ON CONFLICT DO NOTHING
+    keeps the transaction usable (an IntegrityError would abort it on PostgreSQL)."""
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = (
-        insert(Job)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["tenant_id", "idempotency_key"])
-        .returning(Job.id)
-    )
-    new_id = (await session.execute(stmt)).scalar_one_or_none()
-    if new_id is not None:
-        return new_id, True
-    existing = select(Job.id).where(
-        Job.tenant_id == values["tenant_id"], Job.idempotency_key == values["idempotency_key"]
-    )
-    return (await session.execute(existing)).scalar_one(), False
+    out: list[tuple[str, bool]] = []
+    for start in range(0, len(rows), INSERT_CHUNK):
+        chunk = list(rows[start : start + INSERT_CHUNK])
+        stmt = (
+            insert(Job)
+            .values(chunk)
+            .on_conflict_do_nothing(index_elements=["tenant_id", "idempotency_key"])
+            .returning(Job.id)
+        )
+        inserted = set((await session.execute(stmt)).scalars())
+        for values in chunk:
+            if values["id"] in inserted:
+                out.append((values["id"], True))
+                continue
+            existing = select(Job.id).where(
+                Job.tenant_id == values["tenant_id"], Job.idempotency_key == values["idempotency_key"]
+            )
+            out.append(((await session.execute(existing)).scalar_one(), False))
+    return out
+
+
+async def insert_job(session: AsyncSession, values: dict[str, Any]) -> tuple[str, bool]:
+    return (await insert_jobs(session, [values]))[0]
 
 
 def running_as(job_id: str, owner: str, attempt: int) -> ColumnElement[bool]:

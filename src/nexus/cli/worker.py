@@ -1,0 +1,80 @@
+"""`nexus worker`: a process that runs background jobs (work orders, callbacks, retention, ...)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+console = Console(stderr=True)
+
+# The services handed to job handlers (ctx.services). Work orders need a TurnRunner there: point this at
+# the runtime's factory once `nexus.runtime.build` exists (docs/jobs.md, "Wiring").
+DEFAULT_SERVICES = "nexus.jobs.process:no_services"
+
+
+def needs_redis(command: str) -> None:
+    from nexus.config.settings import Settings
+
+    if not Settings().redis_url:
+        console.print(
+            f"[red]error:[/red] `nexus {command}` needs NEXUS_REDIS_URL (Redis Streams carry the jobs between "
+            "processes). Without Redis, `nexus serve` runs jobs and schedules in-process."
+        )
+        raise typer.Exit(2)
+
+
+def worker_cmd(
+    concurrency: Annotated[
+        int | None,
+        typer.Option("--concurrency", "-c", min=1, help="Jobs run at once (default NEXUS_JOBS_CONCURRENCY, 8)."),
+    ] = None,
+    imports: Annotated[
+        list[str] | None,
+        typer.Option("--import", "-i", help="Module that registers more job kinds (repeatable)."),
+    ] = None,
+    services: Annotated[
+        str, typer.Option(help="Factory of the services handlers get, as 'package.module:function'.")
+    ] = DEFAULT_SERVICES,
+    health_port: Annotated[
+        int | None, typer.Option(help="Serve /health, /ready and /metrics here (or NEXUS_JOBS_HEALTH_PORT).")
+    ] = None,
+) -> None:
+    """Run a worker: consume jobs from Redis Streams until SIGTERM (running jobs get a grace period)."""
+    import asyncio
+
+    from nexus.config.settings import Settings
+    from nexus.jobs.process import load_factory, run_worker
+    from nexus.jobs.registry import kinds, load_modules
+    from nexus.store import DatabaseUnreachable
+    from nexus.telemetry import setup_logging
+
+    needs_redis("worker")
+    settings = Settings(**({"jobs_health_port": health_port} if health_port is not None else {}))
+    setup_logging(settings)
+    try:
+        load_modules(imports or [])
+        factory = load_factory(services)
+    except (ImportError, ValueError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+    def ready(engine: object) -> None:
+        from nexus.jobs.engine import JobEngine
+
+        assert isinstance(engine, JobEngine)
+        console.print(
+            f"worker {engine.instance.id}: {engine.queue.backend}, "
+            f"concurrency {concurrency or settings.jobs_concurrency}, kinds: {', '.join(kinds())}"
+        )
+
+    try:
+        asyncio.run(run_worker(settings, services=factory, concurrency=concurrency, on_ready=ready))
+    except DatabaseUnreachable as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+
+
+if __name__ == "__main__":  # `python -m nexus.cli.worker` (before and besides `nexus worker`)
+    typer.run(worker_cmd)
