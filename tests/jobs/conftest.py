@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,7 @@ class Env:
         return engine
 
 
+@asynccontextmanager
 async def make_env(
     backend: str,
     request: pytest.FixtureRequest,
@@ -81,5 +82,5 @@ async def make_env(
 
 @pytest.fixture(params=BACKENDS)
 async def env(request: pytest.FixtureRequest, tmp_path: Path, unique: str) -> AsyncIterator[Env]:
-    async for e in make_env(request.param, request, tmp_path, unique):
+    async with make_env(request.param, request, tmp_path, unique) as e:
         yield e

@@ -192,3 +192,13 @@ async def test_bad_kinds_payloads_and_filters_are_clear_errors(env: Env) -> None
     with pytest.raises(ValueError, match="status must be one of"):
         await env.queue.list(tenant=ACME, status="weird")
     assert await env.queue.list(tenant=ACME) == []
+
+
+async def test_a_long_job_keeps_its_lease_while_its_worker_lives(env: Env) -> None:
+    """The heartbeat renews a running job's lease: another live worker never takes it over."""
+    await env.start_engine()  # a second worker competing for messages and running recovery
+    job_id = await env.queue.enqueue("test.effect", {"sleep": 3 * env.settings.jobs_lease_s}, tenant=ACME)
+    await _status(env, job_id, "done", timeout=30)
+    view = await env.queue.status(job_id, tenant=ACME)
+    assert (view.attempts, view.error) == (1, None)
+    assert await env.effects() == {job_id: 1}

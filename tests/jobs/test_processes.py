@@ -16,7 +16,9 @@ from sqlalchemy import func, select
 
 from nexus.config.settings import Settings
 from nexus.jobs import JobEngine, JobRequest
+from nexus.jobs.scheduler import LEASE_NAME
 from nexus.store import Store, TenantScope, open_store
+from nexus.store.models import utcnow
 from nexus.store.models_jobs import Instance, Job
 
 from . import kinds
@@ -54,7 +56,9 @@ def processes(settings: Settings, *commands: list[str]) -> Iterator[list[subproc
     procs = []
     for i, cmd in enumerate(commands):
         log = open(settings.data_dir / f"proc-{i}.log", "wb")  # noqa: SIM115 (closed with the process)
-        procs.append(subprocess.Popen([sys.executable, "-m", *cmd], env=process_env(settings), stdout=log, stderr=log))
+        procs.append(
+            subprocess.Popen([sys.executable, "-m", *cmd], env=process_env(settings), stdout=log, stderr=log)
+        )
         log.close()
     try:
         yield procs
@@ -88,7 +92,10 @@ async def test_two_workers_one_sigkilled_every_job_done_exactly_once(
             client = await JobEngine.start(settings, store, role="gateway", execute=False)
             try:
                 # 50 ms per job: each worker has ~8 jobs in flight at any moment, so the kill hits some.
-                requests = [JobRequest(kind="test.effect", payload={"sleep": 0.05, "tag": str(i)}) for i in range(N_JOBS)]
+                requests = [
+                    JobRequest(kind="test.effect", payload={"sleep": 0.05, "tag": str(i)})
+                    for i in range(N_JOBS)
+                ]
                 await client.queue.enqueue_many(requests, tenant=ACME)
                 await wait_for(lambda: _at_least(store, 150), timeout=60, what="150 jobs done")
                 victim = procs[0]
@@ -142,3 +149,72 @@ async def _all_done(store: Store) -> bool:
 async def _ids(store: Store, *where: object) -> list[str]:
     async with store.sessions() as s:
         return [r[0] for r in await s.execute(select(Job.id).where(*where))]
+
+
+async def _holder(store: Store) -> str | None:
+    lease = await store.leases().holder(LEASE_NAME)
+    return lease.holder if lease is not None and lease.expires_at > utcnow() else None
+
+
+async def test_two_schedulers_one_leads_the_standby_takes_over_each_tick_runs_once(
+    postgres_url: str, redis_url: str, unique: str, tmp_path: Path
+) -> None:
+    async with deployment(postgres_url, redis_url, unique, tmp_path) as (settings, store):
+        worker = await JobEngine.start(settings, store, role="worker", execute=True)
+        sched = ["nexus.cli.scheduler", "--import", "jobs.sched_kinds"]
+        try:
+            with processes(settings, sched, sched) as procs:
+                leader = await wait_for(lambda: _holder(store), timeout=60, what="a scheduler leads")
+                await wait_for(
+                    lambda: _live_count(store, "scheduler", 2), timeout=60, what="both schedulers up"
+                )
+                await asyncio.sleep(3.5)  # a few one-second ticks under the first leader
+                by_pid = {p.pid: p for p in procs}
+                first = by_pid[await _pid_of(store, leader)]
+                first.send_signal(signal.SIGKILL)
+                first.wait(10)
+                successor = await wait_for(
+                    lambda: _other_holder(store, leader), timeout=30, what="the standby takes over"
+                )
+                await asyncio.sleep(3.5)
+                second = by_pid[await _pid_of(store, successor)]
+                second.send_signal(signal.SIGTERM)
+                assert second.wait(30) == 0, output(settings, procs.index(second))
+            ticks = await _ticks(store)
+            await wait_for(lambda: _all_ticks_done(store, len(ticks)), timeout=30, what="scheduled jobs done")
+        finally:
+            await worker.close(grace_s=0)
+
+        by_leader = {who: sorted(t for t, w in ticks if w == who) for who in (leader, successor)}
+        assert {w for _, w in ticks} == {leader, successor}  # only the lease holder ever enqueued
+        assert max(by_leader[leader]) < min(by_leader[successor])  # never both at once
+        for seq in by_leader.values():
+            assert seq == list(range(seq[0], seq[-1] + 1))  # every tick of a leader's reign, once
+        # The takeover costs at most the lease time (plus a pass) in missed ticks.
+        assert min(by_leader[successor]) - max(by_leader[leader]) <= settings.scheduler_lease_s + 2
+        effects = await kinds.effect_counts(store.engine)
+        assert len(effects) == len(ticks) and set(effects.values()) == {1}  # each tick's job ran once
+
+
+async def _live_count(store: Store, role: str, n: int) -> bool:
+    return len(await _live(store, role)) >= n
+
+
+async def _pid_of(store: Store, instance_id: str) -> int:
+    async with store.sessions() as s:
+        return int((await s.execute(select(Instance.pid).where(Instance.id == instance_id))).scalar_one())
+
+
+async def _other_holder(store: Store, old: str) -> str | None:
+    holder = await _holder(store)
+    return holder if holder not in (None, old) else None
+
+
+async def _ticks(store: Store) -> list[tuple[int, str]]:
+    async with store.sessions() as s:
+        rows = (await s.execute(select(Job.payload).where(Job.kind == "test.effect"))).scalars().all()
+    return [(int(p["_schedule"]["tick"]), str(p["_schedule"]["by"])) for p in rows]
+
+
+async def _all_ticks_done(store: Store, n: int) -> bool:
+    return await _count(store, Job.kind == "test.effect", Job.status == "done") == n

@@ -8,10 +8,20 @@ with FakeOpenAI() as fake:                       # 127.0.0.1, ephemeral port, ow
     assert fake.requests[-1].json["model"] == "fake-model"
 """
 
+from nexus.testing.callbacks import CallbackReceiver
 from nexus.testing.fake_anthropic import FakeAnthropic
 from nexus.testing.fake_gemini import FakeGemini
 from nexus.testing.fake_openai import FakeOpenAI
 from nexus.testing.script import Reply, ToolCall
 from nexus.testing.server import FakeServer, RecordedRequest
 
-__all__ = ["FakeAnthropic", "FakeGemini", "FakeOpenAI", "FakeServer", "RecordedRequest", "Reply", "ToolCall"]
+__all__ = [
+    "CallbackReceiver",
+    "FakeAnthropic",
+    "FakeGemini",
+    "FakeOpenAI",
+    "FakeServer",
+    "RecordedRequest",
+    "Reply",
+    "ToolCall",
+]
