@@ -8,7 +8,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import click
 import kubernetes_validate
 import pytest
 import typer
@@ -42,7 +41,7 @@ def _by_kind(kind: str) -> dict[str, dict[str, Any]]:
 
 def _cli_accepts(args: list[str]) -> None:
     """Parse `nexus <args>` with the real command's options (nothing runs)."""
-    commands: dict[str, click.Command] = {
+    commands: dict[str, Any] = {
         name: typer.main.get_command(_single(fn))
         for name, fn in {
             "serve": serve_cmd,
@@ -54,7 +53,12 @@ def _cli_accepts(args: list[str]) -> None:
     commands["db"] = typer.main.get_command(db_app)
     name, *rest = args
     assert name in commands, f"unknown nexus command {name!r}"
-    commands[name].make_context(f"nexus {name}", list(rest), resilient_parsing=False)
+    command = commands[name]
+    if hasattr(command, "resolve_command"):  # a group (`db upgrade`): resolve the subcommand too
+        sub_name, sub, rest = command.resolve_command(command.make_context("nexus db", list(rest)), list(rest))
+        assert sub is not None, f"unknown subcommand {sub_name!r}"
+        command = sub
+    command.make_context(f"nexus {name}", list(rest))
 
 
 def _single(fn: Any) -> typer.Typer:
