@@ -15,7 +15,9 @@ console = Console(stderr=True)
 def scheduler_cmd(
     imports: Annotated[
         list[str] | None,
-        typer.Option("--import", "-i", help="Module that registers more schedules or job kinds (repeatable)."),
+        typer.Option(
+            "--import", "-i", help="Module that registers more schedules or job kinds (repeatable)."
+        ),
     ] = None,
     health_port: Annotated[
         int | None, typer.Option(help="Serve /health, /ready and /metrics here (or NEXUS_JOBS_HEALTH_PORT).")

@@ -28,7 +28,9 @@ def needs_redis(command: str) -> None:
 def worker_cmd(
     concurrency: Annotated[
         int | None,
-        typer.Option("--concurrency", "-c", min=1, help="Jobs run at once (default NEXUS_JOBS_CONCURRENCY, 8)."),
+        typer.Option(
+            "--concurrency", "-c", min=1, help="Jobs run at once (default NEXUS_JOBS_CONCURRENCY, 8)."
+        ),
     ] = None,
     imports: Annotated[
         list[str] | None,

@@ -32,7 +32,7 @@ from nexus.jobs.errors import LeaseLost
 from nexus.store import Store, TenantScope
 from nexus.store.models import utcnow
 from nexus.store.models_jobs import Job
-from nexus.store.repos.jobs import complete_stmt, insert_jobs, new_job
+from nexus.store.repos.jobs import COMPLETE, complete_params, insert_jobs, new_job
 
 S = TypeVar("S")
 # Sends a broker message for a job once its row is committed: (job id, priority).
@@ -175,7 +175,9 @@ class JobContext(Generic[S]):
         """The job's effect and its `done`, in one transaction (one effect block per job)."""
         async with self.store.sessions() as session:
             async with session.begin():
-                won = await session.execute(complete_stmt(self.job_id, self.instance_id, self.attempt, None))
+                won = await session.execute(
+                    COMPLETE, complete_params(self.job_id, self.instance_id, self.attempt, None)
+                )
                 if int(getattr(won, "rowcount", 0) or 0) != 1:
                     raise LeaseLost(f"job {self.job_id} attempt {self.attempt} no longer holds its lease")
                 box = Outbox(session, self.tenant, self.settings)

@@ -23,7 +23,7 @@ from nexus.jobs.metrics import JobMetrics
 from nexus.store import Store, TenantScope
 from nexus.store.models import utcnow
 from nexus.store.models_jobs import JOB_FINISHED, Job
-from nexus.store.repos.jobs import complete_stmt, finish_stmt
+from nexus.store.repos.jobs import finish_stmt
 from nexus.telemetry.redact import Redactor
 
 log = logging.getLogger("nexus.jobs")
@@ -176,12 +176,9 @@ class JobRunner:
         if ctx.effect_committed:
             if result is not None and ctx.result is None:
                 await self._jobs.run(self._jobs.update().where(Job.id == row.id).values(result=result))
-        else:
-            async with self.store.sessions() as s, s.begin():
-                done = await s.execute(complete_stmt(row.id, self.instance_id, row.attempts, result))
-            if int(getattr(done, "rowcount", 0) or 0) != 1:
-                log.info("job %s finished after losing its lease; outcome not recorded", row.id)
-                return
+        elif not await self._jobs.complete(row.id, self.instance_id, row.attempts, result):
+            log.info("job %s finished after losing its lease; outcome not recorded", row.id)
+            return
         self.metrics.outcome(row.kind, "done")
 
     async def _retry(
