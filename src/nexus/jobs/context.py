@@ -133,14 +133,23 @@ class Outbox:
 
 @asynccontextmanager
 async def outbox(
-    store: Store, tenant: TenantScope, settings: Settings, send: Sender
+    store: Store, tenant: TenantScope, settings: Settings, send: Sender, *, single: bool = False
 ) -> AsyncIterator[Outbox]:
-    """One transaction for the caller's own rows and the jobs they start (transactional outbox)."""
+    """One transaction for the caller's own rows and the jobs they start (transactional outbox).
+
+    `single`: the block runs one atomic INSERT (a lone enqueue), so it runs in autocommit and saves the
+    BEGIN/COMMIT round trips on the enqueue → start path.
+    """
     async with store.sessions() as session:
-        async with session.begin():
+        if single:
+            await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
             box = Outbox(session, tenant, settings)
             yield box
-        await box.send_staged(send)
+        else:
+            async with session.begin():
+                box = Outbox(session, tenant, settings)
+                yield box
+    await box.send_staged(send)
 
 
 def _scope(tenant: TenantScope | str) -> TenantScope:

@@ -128,7 +128,7 @@ class JobQueue:
         max_attempts: int | None = None,
     ) -> Enqueued:
         """`enqueue`, also saying whether the job is new (False: an idempotent repeat)."""
-        async with self.outbox(tenant) as box:
+        async with outbox(self.store, _scope(tenant), self.settings, self.send, single=True) as box:
             return await box.enqueue(
                 kind,
                 payload,
