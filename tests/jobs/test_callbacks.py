@@ -115,7 +115,7 @@ async def test_a_rejected_callback_is_dead_lettered_after_one_try(env: Env, hook
     job_id = await env.queue.enqueue("callback", {"url": hook.url, "payload": {}}, tenant=ACME)
 
     async def dead() -> bool:
-        return (await env.queue.status(job_id, tenant=ACME)).status == "dead"
+        return (await env.queue.status(job_id, tenant=ACME)).status == "failed"
 
     await wait_for(dead, what="dead-lettered")
     view = await env.queue.status(job_id, tenant=ACME)
@@ -130,7 +130,7 @@ async def test_callbacks_are_refused_without_a_signing_secret(
         job_id = await env.queue.enqueue("callback", {"url": hook.url}, tenant=ACME)
 
         async def dead() -> bool:
-            return (await env.queue.status(job_id, tenant=ACME)).status == "dead"
+            return (await env.queue.status(job_id, tenant=ACME)).status == "failed"
 
         await wait_for(dead, what="dead-lettered")
         assert "NEXUS_CALLBACK_SECRET is not set" in str((await env.queue.status(job_id, tenant=ACME)).error)

@@ -67,11 +67,12 @@ async def test_an_always_failing_job_is_dead_lettered_after_n_attempts_with_its_
     await _status(env, job_id, "dead")
 
 
-async def test_a_permanent_failure_is_dead_lettered_at_once(env: Env) -> None:
+async def test_a_permanent_failure_is_dead_lettered_at_once_as_failed(env: Env) -> None:
     job_id = await env.queue.enqueue("test.permanent", {}, tenant=ACME)
-    await _status(env, job_id, "dead")
+    await _status(env, job_id, "failed")
     view = await env.queue.status(job_id, tenant=ACME)
     assert (view.attempts, view.error) == (1, "PermanentFailure: bad input: nothing to retry")
+    assert [d.id for d in await env.queue.dead_letters(tenant=ACME)] == [job_id]
 
 
 async def test_a_timed_out_handler_is_retried_then_dead(env: Env) -> None:
@@ -164,7 +165,7 @@ async def test_a_delayed_job_waits_for_its_time(env: Env) -> None:
 
 async def test_an_effect_that_fails_inside_its_transaction_leaves_nothing(env: Env) -> None:
     job_id = await env.queue.enqueue("test.half_effect", {}, tenant=ACME)
-    await _status(env, job_id, "dead")
+    await _status(env, job_id, "failed")
     assert await env.effects() == {}
     # The follow-up job enqueued inside the failed effect was rolled back with it.
     assert [j.kind for j in await env.queue.list(tenant=ACME)] == ["test.half_effect"]

@@ -23,7 +23,7 @@ from nexus.jobs.context import Enqueued, JobRequest, Outbox, outbox
 from nexus.jobs.errors import JobConflict
 from nexus.jobs.runner import finish
 from nexus.store import Store, TenantScope
-from nexus.store.models_jobs import JOB_ACTIVE, JOB_STATUSES, Job
+from nexus.store.models_jobs import JOB_ACTIVE, JOB_DEAD_LETTERS, JOB_STATUSES, Job
 
 log = logging.getLogger("nexus.jobs")
 TASK_NAME = "nexus.jobs.run"
@@ -164,8 +164,9 @@ class JobQueue:
     async def dead_letters(
         self, *, tenant: TenantScope | str, limit: int | None = None
     ) -> builtins.list[JobView]:
-        """The dead-letter store: jobs that ran out of attempts or failed permanently, with the reason."""
-        return await self.list(tenant=tenant, status="dead", limit=limit)
+        """The dead-letter store: jobs out of attempts (dead) or failed for good (failed), with the reason."""
+        rows = await self.store.jobs(_scope(tenant)).list(status=JOB_DEAD_LETTERS, limit=limit)
+        return [JobView.model_validate(r) for r in rows]
 
     async def cancel(self, job_id: str, *, tenant: TenantScope | str, reason: str = "cancelled") -> JobView:
         """Cancel a queued or running job: its effect never commits. A finished job is a JobConflict."""

@@ -112,7 +112,7 @@ class JobRunner:
         try:
             spec = registry.spec_for(row.kind)
         except UnknownJobKind as exc:
-            await self._dead(row, str(exc))
+            await self._dead(row, str(exc), status="failed")
             return
         ctx: JobContext[Any] = JobContext(
             job_id=row.id,
@@ -159,7 +159,7 @@ class JobRunner:
                 "job %s (%s) lost its lease or was cancelled; its effect was not committed", row.id, row.kind
             )
         except PermanentFailure as exc:
-            await self._dead(row, describe(exc), ctx)
+            await self._dead(row, describe(exc), ctx, status="failed")
         except RetryLater as exc:
             await self._retry(row, spec, describe(exc), exc.delay_s, ctx)
         except TimeoutError:
@@ -201,12 +201,15 @@ class JobRunner:
         ):
             self.metrics.outcome(row.kind, "retried")
 
-    async def _dead(self, row: Job, reason: str, ctx: JobContext[Any] | None = None) -> None:
+    async def _dead(
+        self, row: Job, reason: str, ctx: JobContext[Any] | None = None, *, status: str = "dead"
+    ) -> None:
+        """Into the dead-letter store: `dead` (out of attempts) or `failed` (retrying cannot help)."""
         if ctx is not None and ctx.effect_committed:
             return
-        if await finish(self.store, self.settings, self.send, row, "dead", reason, owner=self.instance_id):
-            log.warning("job %s (%s) dead-lettered: %s", row.id, row.kind, reason)
-            self.metrics.outcome(row.kind, "dead")
+        if await finish(self.store, self.settings, self.send, row, status, reason, owner=self.instance_id):
+            log.warning("job %s (%s) %s: %s", row.id, row.kind, status, reason)
+            self.metrics.outcome(row.kind, status)
 
     async def recover(self, row: Job) -> bool:
         """A running job whose lease expired: back to the queue, or dead when out of attempts."""

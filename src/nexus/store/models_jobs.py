@@ -18,10 +18,16 @@ from nexus.store.models import Base, UTCDateTime, _tenant, utcnow
 JOB_STATUSES = ("queued", "running", "done", "failed", "cancelled", "dead")
 JOB_ACTIVE = ("queued", "running")
 JOB_FINISHED = ("done", "failed", "cancelled", "dead")
+# The dead-letter store: out of attempts (dead) or failed for good (failed: retrying cannot help).
+JOB_DEAD_LETTERS = ("dead", "failed")
 
 
 class Job(Base):
-    """status: queued → running → done | failed | cancelled | dead (dead = the dead-letter store)."""
+    """status: queued → running → done | failed | cancelled | dead.
+
+    failed: the handler said retrying cannot help (or no handler exists); dead: out of attempts (failures,
+    timeouts, or workers lost mid-job). Both are the dead-letter store, with the reason in `error`.
+    """
 
     __tablename__ = "jobs"
     id: Mapped[str] = mapped_column(String(64), primary_key=True)

@@ -19,7 +19,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nexus.store.models import utcnow
-from nexus.store.models_jobs import JOB_ACTIVE, Job
+from nexus.store.models_jobs import JOB_ACTIVE, JOB_DEAD_LETTERS, Job
 from nexus.store.repos.base import Repository, clamp_limit
 
 T = TypeVar("T")
@@ -193,11 +193,17 @@ class Jobs(Repository[Job]):
         return found[0] if found else None
 
     async def list(
-        self, *, status: str | None = None, kind: str | None = None, limit: int | None = None
+        self,
+        *,
+        status: str | Sequence[str] | None = None,
+        kind: str | None = None,
+        limit: int | None = None,
     ) -> Sequence[Job]:
         stmt = self.select()
-        if status:
+        if isinstance(status, str):
             stmt = stmt.where(Job.status == status)
+        elif status:
+            stmt = stmt.where(Job.status.in_(status))
         if kind:
             stmt = stmt.where(Job.kind == kind)
         return await self.all(stmt.order_by(Job.created_at.desc(), Job.id).limit(clamp_limit(limit)))
@@ -328,11 +334,11 @@ class Jobs(Repository[Job]):
         return await self.run(self.update().where(Job.status == "queued").values(dispatched_at=None))
 
     async def requeue_dead(self, job_id: str) -> Job | None:
-        """Give a dead-lettered job a fresh set of attempts."""
+        """Give a dead-lettered job (dead or failed) a fresh set of attempts."""
         now = utcnow()
         stmt = (
             self.update()
-            .where(Job.id == job_id, Job.status == "dead")
+            .where(Job.id == job_id, Job.status.in_(JOB_DEAD_LETTERS))
             .values(
                 status="queued", attempts=0, run_at=now, dispatched_at=None, updated_at=now, finished_at=None
             )
