@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from nexus.cli.worker import needs_redis
+from nexus.cli.worker import prepare
 
 console = Console(stderr=True)
 
@@ -26,21 +26,11 @@ def scheduler_cmd(
     """Run the scheduler: the leader enqueues each schedule's job once per tick; others stand by."""
     import asyncio
 
-    from nexus.config.settings import Settings
     from nexus.jobs.process import run_scheduler
-    from nexus.jobs.registry import load_modules
     from nexus.jobs.scheduler import schedules
     from nexus.store import DatabaseUnreachable
-    from nexus.telemetry import setup_logging
 
-    needs_redis("scheduler")
-    settings = Settings(**({"jobs_health_port": health_port} if health_port is not None else {}))
-    setup_logging(settings)
-    try:
-        load_modules(imports or [])
-    except ImportError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+    settings = prepare("scheduler", imports, health_port)
 
     def ready(engine: object) -> None:
         names = ", ".join(f"{s.name} ({s.kind})" for s in schedules())

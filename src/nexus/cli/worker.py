@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+
+if TYPE_CHECKING:
+    from nexus.config.settings import Settings
 
 console = Console(stderr=True)
 
@@ -14,15 +17,28 @@ console = Console(stderr=True)
 DEFAULT_SERVICES = "nexus.jobs.process:no_services"
 
 
-def needs_redis(command: str) -> None:
+def prepare(command: str, imports: list[str] | None, health_port: int | None) -> Settings:
+    """Shared start of `nexus worker` and `nexus scheduler`: Redis required, logging, extra modules."""
     from nexus.config.settings import Settings
+    from nexus.jobs.registry import load_modules
+    from nexus.telemetry import setup_logging
 
-    if not Settings().redis_url:
+    settings = Settings()
+    if health_port is not None:
+        settings = settings.model_copy(update={"jobs_health_port": health_port})
+    if not settings.redis_url:
         console.print(
             f"[red]error:[/red] `nexus {command}` needs NEXUS_REDIS_URL (Redis Streams carry the jobs between "
             "processes). Without Redis, `nexus serve` runs jobs and schedules in-process."
         )
         raise typer.Exit(2)
+    setup_logging(settings)
+    try:
+        load_modules(imports or [])
+    except ImportError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    return settings
 
 
 def worker_cmd(
@@ -46,17 +62,12 @@ def worker_cmd(
     """Run a worker: consume jobs from Redis Streams until SIGTERM (running jobs get a grace period)."""
     import asyncio
 
-    from nexus.config.settings import Settings
     from nexus.jobs.process import load_factory, run_worker
-    from nexus.jobs.registry import kinds, load_modules
+    from nexus.jobs.registry import kinds
     from nexus.store import DatabaseUnreachable
-    from nexus.telemetry import setup_logging
 
-    needs_redis("worker")
-    settings = Settings(**({"jobs_health_port": health_port} if health_port is not None else {}))
-    setup_logging(settings)
+    settings = prepare("worker", imports, health_port)
     try:
-        load_modules(imports or [])
         factory = load_factory(services)
     except (ImportError, ValueError) as exc:
         console.print(f"[red]error:[/red] {exc}")

@@ -19,7 +19,7 @@ from taskiq import AsyncBroker, AsyncTaskiqDecoratedTask
 from nexus.config.settings import Settings
 from nexus.jobs import registry
 from nexus.jobs.broker import JobStreamBroker
-from nexus.jobs.context import Enqueued, JobRequest, Outbox, outbox
+from nexus.jobs.context import JobRequest, Outbox, outbox
 from nexus.jobs.errors import JobConflict
 from nexus.jobs.runner import finish
 from nexus.store import Store, TenantScope
@@ -101,35 +101,10 @@ class JobQueue:
         run_at: datetime | None = None,
         max_attempts: int | None = None,
     ) -> str:
-        """Queue a job and return its id (the existing job's id when the key was already used)."""
-        return (
-            await self.submit(
-                kind,
-                payload,
-                tenant=tenant,
-                idempotency_key=idempotency_key,
-                priority=priority,
-                delay_s=delay_s,
-                run_at=run_at,
-                max_attempts=max_attempts,
-            )
-        ).id
-
-    async def submit(
-        self,
-        kind: str,
-        payload: BaseModel | dict[str, Any] | None = None,
-        *,
-        tenant: TenantScope | str,
-        idempotency_key: str | None = None,
-        priority: int | None = None,
-        delay_s: float | None = None,
-        run_at: datetime | None = None,
-        max_attempts: int | None = None,
-    ) -> Enqueued:
-        """`enqueue`, also saying whether the job is new (False: an idempotent repeat)."""
+        """Queue a job and return its id (the existing job's id when the key was already used).
+        To learn whether it was new, or to write your own rows with it, use `outbox()`."""
         async with outbox(self.store, _scope(tenant), self.settings, self.send, single=True) as box:
-            return await box.enqueue(
+            enqueued = await box.enqueue(
                 kind,
                 payload,
                 idempotency_key=idempotency_key,
@@ -138,6 +113,7 @@ class JobQueue:
                 run_at=run_at,
                 max_attempts=max_attempts,
             )
+        return enqueued.id
 
     async def enqueue_many(self, jobs: Sequence[JobRequest], *, tenant: TenantScope | str) -> list[str]:
         """Many jobs in one transaction (bulk inserts, one commit, then the messages)."""

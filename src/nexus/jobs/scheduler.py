@@ -134,9 +134,8 @@ class Scheduler:
             if key is None or self._last.get(entry.name) == key:
                 continue
             payload = {**entry.payload, "_schedule": {"name": entry.name, "tick": key, "by": self.holder_id}}
-            done = await self.queue.submit(
-                entry.kind, payload, tenant=entry.tenant, idempotency_key=f"schedule:{entry.name}:{key}"
-            )
+            async with self.queue.outbox(entry.tenant) as tx:
+                done = await tx.enqueue(entry.kind, payload, idempotency_key=f"schedule:{entry.name}:{key}")
             self._last[entry.name] = key
             fired += int(done.created)
         return fired
