@@ -55,7 +55,9 @@ def _cli_accepts(args: list[str]) -> None:
     assert name in commands, f"unknown nexus command {name!r}"
     command = commands[name]
     if hasattr(command, "resolve_command"):  # a group (`db upgrade`): resolve the subcommand too
-        sub_name, sub, rest = command.resolve_command(command.make_context("nexus db", list(rest)), list(rest))
+        sub_name, sub, rest = command.resolve_command(
+            command.make_context("nexus db", list(rest)), list(rest)
+        )
         assert sub is not None, f"unknown subcommand {sub_name!r}"
         command = sub
     command.make_context(f"nexus {name}", list(rest))
