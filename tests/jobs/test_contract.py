@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -10,7 +11,7 @@ from nexus.jobs import InvalidPayload, JobConflict, UnknownJobKind
 from nexus.store import NotFound, TenantScope
 from nexus.store.models import utcnow
 
-from .conftest import ACME, GLOBEX, Env
+from .conftest import ACME, BACKENDS, GLOBEX, Env, make_env
 from .helpers import wait_for
 
 
@@ -203,3 +204,33 @@ async def test_a_long_job_keeps_its_lease_while_its_worker_lives(env: Env) -> No
     view = await env.queue.status(job_id, tenant=ACME)
     assert (view.attempts, view.error) == (1, None)
     assert await env.effects() == {job_id: 1}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_a_clean_shutdown_hands_running_and_unstarted_jobs_back_at_once(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path, unique: str
+) -> None:
+    # Reclaim and redispatch far away: only the hand-off can bring the jobs back within the test.
+    async with make_env(
+        backend, request, tmp_path, unique, jobs_reclaim_idle_s=120, jobs_redispatch_s=120
+    ) as env:
+        await env.engine.close(grace_s=0)  # the fixture's worker leaves
+        # One short job, then long ones: when the short one ends, `a` reads two messages for one free
+        # slot, so it holds a message it has not started when it stops.
+        ids = [await env.queue.enqueue("test.effect", {"sleep": 0.2}, tenant=ACME)]
+        ids += [await env.queue.enqueue("test.effect", {"sleep": 3}, tenant=ACME) for _ in range(4)]
+        a = await env.start_engine(concurrency=2)
+
+        async def settled() -> bool:
+            first = await env.queue.status(ids[0], tenant=ACME)
+            return first.status == "done" and len(await env.queue.list(tenant=ACME, status="running")) == 2
+
+        await wait_for(settled, what="the short job done, two long ones running")
+        await a.close(grace_s=0.1)  # SIGTERM-like: the running ones cannot finish in time
+        views = [await env.queue.status(i, tenant=ACME) for i in ids[1:]]
+        assert {(v.status, v.attempts) for v in views} == {("queued", 0)}  # handed back, attempt uncounted
+        await env.start_engine(concurrency=4)
+        for job_id in ids:
+            await _status(env, job_id, "done", timeout=20)
+        assert await env.effects() == dict.fromkeys(ids, 1)
+        assert {(await env.queue.status(i, tenant=ACME)).attempts for i in ids} == {1}
