@@ -60,6 +60,7 @@ async def test_prune_deletes_old_rows_and_keeps_recent_ones(store: Store) -> Non
         "messages": 1,
         "sessions": 1,
         "jobs": 0,
+        "instances": 0,
     }
     assert seen == ["run-old", "s-old"] and result.checkpoints == 2
     assert {w.id for w in await store.work_orders(SYSTEM).list()} == {"wo-old-live", "wo-new"}

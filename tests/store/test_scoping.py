@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from nexus.store import NotFound, Store, TenantScope
+from nexus.store.models import utcnow
 
 ACME, GLOBEX = TenantScope("acme"), TenantScope("globex")
 ADMIN = TenantScope("ops", is_global_admin=True)
@@ -53,13 +56,16 @@ async def test_audit_api_keys_jobs_and_tenants_are_scoped(store: Store) -> None:
     assert await store.api_keys(GLOBEX).revoke(key.id) == 0
     assert (await store.api_keys(TenantScope.system()).by_prefix("nx-abc")).id == key.id  # type: ignore[union-attr]
 
-    job = await store.jobs(ACME).enqueue("reindex", {"doc": 1})
-    assert await store.jobs(GLOBEX).claim() is None
-    claimed = await store.jobs(ACME).claim()
+    job = await store.jobs(ACME).enqueue("reindex", {"doc": 1}, idempotency_key="k")
+    # Idempotency keys are per tenant: globex's "k" is another job.
+    assert (await store.jobs(ACME).enqueue("reindex", idempotency_key="k")).id == job.id
+    assert (await store.jobs(GLOBEX).enqueue("reindex", idempotency_key="k")).id != job.id
+    lease = utcnow() + timedelta(seconds=30)
+    assert await store.jobs(GLOBEX).claim(job.id, "w1", lease) is None
+    claimed = await store.jobs(ACME).claim(job.id, "w1", lease)
     assert claimed is not None and claimed.id == job.id and claimed.attempts == 1
-    assert await store.jobs(ACME).claim() is None
-    await store.jobs(ACME).finish(job.id, result={"ok": True})
-    assert (await store.jobs(ACME).get(job.id)).status == "done"
+    assert await store.jobs(ACME).claim(job.id, "w2", lease) is None
+    assert [j.id for j in await store.jobs(GLOBEX).list(kind="reindex")] != [job.id]
 
     await store.tenants(ADMIN).create("acme")
     await store.tenants(ADMIN).create("globex")

@@ -9,9 +9,8 @@ import typer
 from rich.console import Console
 
 from nexus.config.settings import Settings
-from nexus.store import DatabaseUnreachable, Store, open_store
-from nexus.store.engine import make_engine
-from nexus.store.prune import CheckpointPruner, checkpoint_pruner_for
+from nexus.store import DatabaseUnreachable, open_store
+from nexus.store.prune import prune_all
 
 db_app = typer.Typer(help="Database migrations and retention.", no_args_is_help=True)
 console = Console()
@@ -36,26 +35,6 @@ def upgrade_cmd() -> None:
     except DatabaseUnreachable as exc:
         _fail(exc)
     console.print(f"database at head: {where}")
-
-
-async def prune_all(settings: Settings, store: Store, days: int) -> dict[str, int]:
-    """Rows older than `days`, and the LangGraph checkpoints of the threads they ended."""
-    checkpoint_engine = None
-    pruner: CheckpointPruner | None
-    if store.backend == "sqlite":
-        # The embedded checkpointer keeps its own file next to the database.
-        path = settings.data_dir / "checkpoints.sqlite"
-        if path.exists():
-            checkpoint_engine = make_engine(f"sqlite+aiosqlite:///{path.resolve()}")
-        pruner = checkpoint_pruner_for(checkpoint_engine) if checkpoint_engine else None
-    else:
-        pruner = checkpoint_pruner_for(store.engine)
-    try:
-        result = await store.prune(days, checkpoint_pruner=pruner)
-    finally:
-        if checkpoint_engine is not None:
-            await checkpoint_engine.dispose()
-    return {**result.deleted, "checkpoints": result.checkpoints}
 
 
 @db_app.command("prune")

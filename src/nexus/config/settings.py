@@ -109,6 +109,35 @@ class Settings(BaseSettings):
     # Register the sandboxed Python tool (run_python) for agents that name it.
     agents_code_tool: bool = True
 
+    # --- background jobs, workers, scheduler (nexus.jobs; docs/jobs.md) ---
+    # Jobs a worker process (or the embedded gateway) runs at once.
+    jobs_concurrency: int = Field(default=8, ge=1, le=1000)
+    # Attempts before a failing job goes to the dead-letter store.
+    jobs_max_attempts: int = Field(default=5, ge=1, le=100)
+    # Retry backoff: base * 2^(attempt-1), capped, with jitter.
+    jobs_retry_base_s: float = Field(default=2.0, ge=0)
+    jobs_retry_max_s: float = Field(default=600.0, ge=0)
+    # Per-process heartbeat lease; a process silent this long is dead and its work is recovered.
+    jobs_lease_s: float = Field(default=30.0, gt=0)
+    # How often a process dispatches due jobs (delays, retries) and recovers dead processes' jobs.
+    jobs_poll_s: float = Field(default=1.0, gt=0)
+    # A queued job whose message has waited this long is sent again (the message may have been lost).
+    jobs_redispatch_s: float = Field(default=300.0, gt=0)
+    # Redis Streams: a delivered but unacknowledged message idle this long is reclaimed (XAUTOCLAIM).
+    jobs_reclaim_idle_s: float = Field(default=60.0, gt=0)
+    # Key prefix of the job streams in Redis (one deployment per prefix).
+    jobs_stream_prefix: str = "nexus"
+    # On SIGTERM a worker waits this long for running jobs before handing them back to the queue.
+    jobs_shutdown_grace_s: float = Field(default=30.0, ge=0)
+    # Worker/scheduler health server (/health, /ready, /metrics); 0 = none.
+    jobs_health_port: int = Field(default=0, ge=0, le=65535)
+    # The scheduler's leadership lease: a standby takes over this long after the leader dies.
+    scheduler_lease_s: float = Field(default=15.0, gt=0)
+    # HMAC-SHA256 key of signed callbacks (X-Nexus-Signature); callbacks are refused without it.
+    callback_secret: str | None = None
+    callback_timeout_s: float = Field(default=10.0, gt=0)
+    callback_max_attempts: int = Field(default=8, ge=1, le=100)
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

@@ -25,7 +25,18 @@ from nexus.gateway.body import EXTRA_SCHEMAS
 from nexus.gateway.errors import install_error_handlers
 from nexus.gateway.limits import BodySizeLimit
 from nexus.gateway.middleware import RequestContextMiddleware
-from nexus.gateway.routes import admin, chat, health, keys, metrics, observability, openai, roles, routing
+from nexus.gateway.routes import (
+    admin,
+    chat,
+    health,
+    jobs,
+    keys,
+    metrics,
+    observability,
+    openai,
+    roles,
+    routing,
+)
 from nexus.gateway.security import gate
 from nexus.gateway.server import ShutdownSignal
 from nexus.pipeline.ports import ClassifierLike
@@ -36,7 +47,7 @@ from nexus.telemetry import Metrics
 log = logging.getLogger("nexus.gateway")
 
 # Every route module, in the order their routes appear in the OpenAPI document.
-ROUTES = (health, openai, chat, routing, observability, roles, metrics, keys, admin)
+ROUTES = (health, openai, chat, routing, observability, jobs, roles, metrics, keys, admin)
 
 
 def _install_sighup(hub: ModelHub) -> None:
@@ -92,6 +103,7 @@ def create_app(
     install_error_handlers(app)
     for module in ROUTES:
         app.include_router(module.router)
+    app.include_router(jobs.admin)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=metrics if settings.metrics else None)
 

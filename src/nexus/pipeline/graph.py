@@ -59,7 +59,7 @@ def _after_classify(state: RunState) -> str:
     if state.get("failed"):
         return "fallback"
     c = state["classification"]
-    if c["ambiguous"] and not state.get("clarified"):
+    if c["ambiguous"] and not state.get("clarified") and state.get("clarify", True):
         return "clarify"
     if c["can_self_answer"] and not c["critical"]:
         return "self_answer"

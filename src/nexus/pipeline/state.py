@@ -123,6 +123,8 @@ class RunState(TypedDict, total=False):
     allowed_models: list[str] | None
     # The input guard flagged the request (e.g. an injection attempt): the run is critical.
     flagged: bool
+    # False where no one could answer a clarifying question (a queued work order).
+    clarify: bool
     classification: ClassificationState
     # The router's decision for the whole request, made while classifying (a Decision as JSON).
     decision: dict[str, Any]

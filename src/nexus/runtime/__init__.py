@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from nexus.config.settings import Settings
 from nexus.embeddings.base import Embedder
+from nexus.jobs import JobEngine
 from nexus.pipeline.events import Event, JudgedData, RoutedData
 from nexus.pipeline.ports import ClassifierLike
 from nexus.pipeline.runner import Pipeline, open_pipeline
@@ -35,6 +36,7 @@ from nexus.service.ratelimit import build_limiter
 from nexus.service.runs import StoreRuns
 from nexus.service.sessions import SessionRegistry
 from nexus.service.tenants import TenantDirectory
+from nexus.service.work_orders import WorkOrders
 from nexus.store import AccountingQueue, Store, TenantScope, open_store
 from nexus.telemetry import Metrics, get_tracer, record_call_span
 
@@ -69,6 +71,14 @@ class Services:
     sessions: SessionRegistry
     tenants: TenantDirectory
     chat: ChatService
+    work_orders: WorkOrders
+    # This process's job engine; None in a worker process (it runs its own).
+    jobs: JobEngine | None
+
+    @property
+    def turns(self) -> WorkOrders:
+        """What a `nexus worker` runs queued work orders with (nexus.jobs' TurnRunner)."""
+        return self.work_orders
 
     @property
     def router(self) -> Router:
@@ -125,8 +135,12 @@ async def build(
     metrics: Metrics | None = None,
     embedder: Embedder | None = None,
     classifier: ClassifierLike | None = None,
+    jobs: bool = True,
 ) -> AsyncIterator[Services]:
-    """Assemble a process's services; `hub`, `embedder` and `classifier` may be given (tests, embedders)."""
+    """Assemble a process's services; `hub`, `embedder` and `classifier` may be given (tests, embedders).
+
+    `jobs`: start this process's job engine (a gateway: it accepts queued work and, without Redis, runs
+    it in-process). A `nexus worker` builds the services without one and runs its own."""
     m = metrics or Metrics()
     async with AsyncExitStack() as stack:
         the_hub = hub or ModelHub(settings)
@@ -196,6 +210,13 @@ async def build(
             sessions=sessions,
             traces=runs,
         )
+        work_orders = WorkOrders(chat, store)
+        engine: JobEngine | None = None
+        if jobs:
+            engine = await JobEngine.start(settings, store, role="gateway", services=work_orders)
+            stack.push_async_callback(engine.close)
+            work_orders.queue = engine.queue
+            ledger.instance_id = engine.instance.id
         yield Services(
             settings=settings,
             metrics=m,
@@ -213,4 +234,13 @@ async def build(
             sessions=sessions,
             tenants=tenants,
             chat=chat,
+            work_orders=work_orders,
+            jobs=engine,
         )
+
+
+@asynccontextmanager
+async def worker_services(settings: Settings) -> AsyncIterator[Services]:
+    """The services a `nexus worker` process runs queued work orders with (its own job engine runs them)."""
+    async with build(settings, jobs=False) as services:
+        yield services

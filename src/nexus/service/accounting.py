@@ -56,6 +56,8 @@ class Ledger:
         self.store = store
         # Off only to measure what accounting costs (bench/bench_passthrough.py): nothing is written.
         self.enabled = enabled
+        # This process's instance (its lease): a work order it leaves running when it dies is recovered.
+        self.instance_id: str | None = None
         self._open: dict[str, _Totals] = {}
 
     # -- work orders --------------------------------------------------------------------------------
@@ -80,9 +82,25 @@ class Ledger:
             route=route,
             door=caller.door,
             model_requested=model_requested,
+            instance_id=self.instance_id,
             **fields,
         )
         return wo_id
+
+    def adopt(self, caller: Caller, wo_id: str, **fields: Any) -> None:
+        """A work order that already exists (a queued one, created when the door accepted it) is run now:
+        its totals start from zero for this attempt's calls."""
+        if not self.enabled:
+            return
+        self._open[wo_id] = _Totals(caller.tenant, time.perf_counter())
+        self.queue.work_order_soon(
+            wo_id,
+            tenant_id=caller.tenant,
+            status="running",
+            door=caller.door,
+            request_id=caller.request_id,
+            **fields,
+        )
 
     async def reopen(self, caller: Caller, wo_id: str) -> None:
         """A paused run resumes: go on counting from what the work order holds."""

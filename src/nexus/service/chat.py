@@ -87,6 +87,12 @@ class TurnRequest:
     client_history: bool = True
     # Extra QA for this request: {"required": [...], "forbidden": [...]}.
     qa: dict[str, list[str]] | None = None
+    # A queued work order: the turn accounts to this existing work order (and, routed, runs as its run).
+    work_order_id: str | None = None
+    # Admitted and guarded when the door accepted it (a queued work order): no second count or audit.
+    prechecked: bool = False
+    # False where no one can answer a clarifying question (a queued work order): the run goes on.
+    clarify: bool = True
 
 
 @dataclass(slots=True)
@@ -174,22 +180,43 @@ class ChatService:
         if not routed:
             self.hub.entry(chat.model)  # UnknownModel → 404 before anything is counted
         session_id = check_session_id(req.session_id) if req.session_id else None
-        await self.admission.admit(caller.principal, lambda: _prompt_tokens(chat))
-        outcome = await self.guard.check_request(caller, chat, routed=routed)  # GuardBlocked → 400, audited
+        if not req.prechecked:
+            await self.admission.admit(caller.principal, lambda: _prompt_tokens(chat))
+        # GuardBlocked → 400, audited (a prechecked request was audited when it was accepted)
+        outcome = await self.guard.check_request(caller, chat, routed=routed, audit=not req.prechecked)
         allowed = outcome.allowed_models
         if not routed and allowed is not None and chat.model not in allowed:
             raise forbidden(f"The model {chat.model!r} is not allowed for this tenant.")
         if session_id is not None and req.resume != "yes":
             await self.sessions.claim(caller.tenant, session_id)
         if not routed:
-            return await self._explicit(caller, outcome, session_id)
+            return await self._explicit(caller, outcome, session_id, req.work_order_id)
         return await self._routed(caller, req, outcome, session_id)
 
+    async def admit(self, caller: Caller, chat: ChatRequest, session_id: str | None) -> ChatRequest:
+        """What `turn` checks before anything runs — limits, budgets, the guard (audited), the session —
+        for a door that accepts work now and runs it later (a queued work order); returns the request as
+        it may be stored (masked)."""
+        routed = chat.model == AUTO_MODEL
+        if not routed:
+            self.hub.entry(chat.model)
+        await self.admission.admit(caller.principal, lambda: _prompt_tokens(chat))
+        outcome = await self.guard.check_request(caller, chat, routed=routed)
+        if session_id is not None:
+            await self.sessions.claim(caller.tenant, check_session_id(session_id))
+        return outcome.request
+
     # -- the explicit model: the fast path (no graph, no embedding) ----------------------------------
-    async def _explicit(self, caller: Caller, outcome: GuardOutcome, session_id: str | None) -> Turn:
+    async def _explicit(
+        self, caller: Caller, outcome: GuardOutcome, session_id: str | None, existing: str | None
+    ) -> Turn:
         body = outcome.request
         fields: dict[str, Any] = {"session_id": session_id} if session_id else {}
-        wo_id = await self.ledger.open(caller, route="explicit", model_requested=body.model, **fields)
+        if existing is not None:
+            wo_id = existing
+            self.ledger.adopt(caller, wo_id, model_requested=body.model, **fields)
+        else:
+            wo_id = await self.ledger.open(caller, route="explicit", model_requested=body.model, **fields)
         meter = self._meter(caller, wo_id)
         closing = Closing()
         events = (
@@ -334,15 +361,19 @@ class ChatService:
                     409, f"Session {session_id!r} has no paused run.", code="not_paused"
                 ) from None
         else:
-            run_id = new_session_id()
-            await self.ledger.open(
-                caller,
-                id=run_id,
-                route="pipeline",
-                model_requested=AUTO_MODEL,
-                session_id=session_id,
-                run_id=run_id,
-            )
+            if req.work_order_id is not None:  # a queued work order runs as its own run
+                run_id = req.work_order_id
+                self.ledger.adopt(caller, run_id, route="pipeline", session_id=session_id, run_id=run_id)
+            else:
+                run_id = new_session_id()
+                await self.ledger.open(
+                    caller,
+                    id=run_id,
+                    route="pipeline",
+                    model_requested=AUTO_MODEL,
+                    session_id=session_id,
+                    run_id=run_id,
+                )
             meter = self._meter(caller, run_id)
             params = body.model_dump(include=set(PASSED_PARAMS), exclude_none=True)
             messages = (
@@ -359,6 +390,7 @@ class ChatService:
                 allowed_models=allowed,
                 run_id=run_id,
                 flagged=flagged,
+                clarify=req.clarify,
                 meter=meter,
                 deadline=Deadline.after(self._time_limit(body)),
                 started=StartedData(request_id=caller.request_id, work_order_id=run_id),

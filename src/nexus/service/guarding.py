@@ -58,7 +58,9 @@ class RequestGuard:
     async def policy(self, tenant: str) -> GuardPolicy:
         return self.guard.policy_for(tenant, (await self.tenants.get(tenant)).guard_overrides)
 
-    async def check_request(self, caller: Caller, body: ChatRequest, *, routed: bool) -> GuardOutcome:
+    async def check_request(
+        self, caller: Caller, body: ChatRequest, *, routed: bool, audit: bool = True
+    ) -> GuardOutcome:
         """Mask, flag or block the request's text; raises GuardBlocked (audited) on a block.
 
         A routed request names no model yet: the tenant's model allow-list then limits the routing
@@ -70,7 +72,8 @@ class RequestGuard:
         except GuardBlocked as exc:
             self.record(caller, exc.decisions, "input")
             raise
-        self.record(caller, checked.decisions, "input")
+        if audit:
+            self.record(caller, checked.decisions, "input")
         if checked.masked:
             body = body.model_copy(
                 update={"messages": [ChatMessage.model_validate(m) for m in checked.messages]}

@@ -17,7 +17,7 @@ class Principal:
     tenant_id: str
     role: Role
     subject: str  # key id, JWT subject, or "anonymous"
-    via: Literal["key", "jwt", "anonymous"]
+    via: Literal["key", "jwt", "anonymous", "job", "telegram"]
     key_id: str | None = None
     rpm: int | None = None
     tpm: int | None = None

@@ -151,6 +151,11 @@ class WorkOrder(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The process (nexus.jobs instance lease) running this order; recovery flags only dead instances' rows.
+    instance_id: Mapped[str | None] = mapped_column(String(64))
+    # Set when the order runs on the job queue (POST /api/work-orders): its fate follows that job.
+    job_id: Mapped[str | None] = mapped_column(String(64))
+    answer: Mapped[str | None] = mapped_column(Text)
     __table_args__ = (
         Index("ix_work_orders_tenant_created", "tenant_id", "created_at"),
         Index("ix_work_orders_request", "request_id"),
@@ -213,23 +218,9 @@ class AuditEntry(Base):
     __table_args__ = (Index("ix_audit_tenant_ts", "tenant_id", "ts"),)
 
 
-class Job(Base):
-    __tablename__ = "jobs"
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    tenant_id: Mapped[str] = _tenant()
-    kind: Mapped[str] = mapped_column(String(64), nullable=False)
-    status: Mapped[str] = mapped_column(String(16), nullable=False, default="queued")
-    payload: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
-    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    error: Mapped[str | None] = mapped_column(Text)
-    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
-    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    __table_args__ = (Index("ix_jobs_status", "status", "created_at"), Index("ix_jobs_tenant", "tenant_id"))
-
-
 # Area models live in their own modules; importing them here registers them on Base.metadata.
 from nexus.store import models_agents as _models_agents  # noqa: E402,F401  (agent runtime tables)
 from nexus.store import models_rag as _models_rag  # noqa: E402,F401  (rag)
+
+# Background jobs, process leases and named leases live with the jobs area.
+from nexus.store.models_jobs import Instance, Job, Lease  # noqa: E402,F401

@@ -6,12 +6,29 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import MetaData, Table, delete, inspect, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from nexus.store.models import AuditEntry, ChatSession, Job, Message, ModelCall, RunEvent, WorkOrder, utcnow
+from nexus.config.settings import Settings
+from nexus.store.engine import make_engine
+from nexus.store.models import (
+    AuditEntry,
+    ChatSession,
+    Instance,
+    Job,
+    Message,
+    ModelCall,
+    RunEvent,
+    WorkOrder,
+    utcnow,
+)
+from nexus.store.models_jobs import JOB_FINISHED
+
+if TYPE_CHECKING:
+    from nexus.store.store import Store
 
 log = logging.getLogger("nexus.store")
 
@@ -61,7 +78,8 @@ async def prune(
             "audit_log": delete(AuditEntry).where(AuditEntry.ts < cutoff),
             "messages": delete(Message).where(Message.session_id.in_(dead)),
             "sessions": delete(ChatSession).where(ChatSession.updated_at < cutoff),
-            "jobs": delete(Job).where(Job.finished_at < cutoff, Job.status.in_(("done", "failed"))),
+            "jobs": delete(Job).where(Job.finished_at < cutoff, Job.status.in_(JOB_FINISHED)),
+            "instances": delete(Instance).where(Instance.lease_expires_at < cutoff),
         }
         for name, stmt in steps.items():
             result.deleted[name] = int((await conn.execute(stmt)).rowcount or 0)
@@ -103,3 +121,24 @@ def checkpoint_pruner_for(engine: AsyncEngine) -> CheckpointPruner:
         return await prune_checkpoint_tables(engine, thread_ids)
 
     return _prune
+
+
+async def prune_all(settings: Settings, store: Store, days: int) -> dict[str, int]:
+    """Rows older than `days`, and the LangGraph checkpoints of the threads they ended (`nexus db prune`
+    and the scheduled retention job)."""
+    checkpoint_engine = None
+    pruner: CheckpointPruner | None
+    if store.backend == "sqlite":
+        # The embedded checkpointer keeps its own file next to the database.
+        path = settings.data_dir / "checkpoints.sqlite"
+        if path.exists():
+            checkpoint_engine = make_engine(f"sqlite+aiosqlite:///{path.resolve()}")
+        pruner = checkpoint_pruner_for(checkpoint_engine) if checkpoint_engine else None
+    else:
+        pruner = checkpoint_pruner_for(store.engine)
+    try:
+        result = await store.prune(days, checkpoint_pruner=pruner)
+    finally:
+        if checkpoint_engine is not None:
+            await checkpoint_engine.dispose()
+    return {**result.deleted, "checkpoints": result.checkpoints}

@@ -67,6 +67,13 @@ class Store:
     def jobs(self, scope: TenantScope) -> repos.Jobs:
         return repos.Jobs(self.sessions, scope)
 
+    # Process bookkeeping (not tenant data): instance leases and named leases.
+    def instances(self) -> repos.Instances:
+        return repos.Instances(self.sessions)
+
+    def leases(self) -> repos.Leases:
+        return repos.Leases(self.sessions)
+
     def accounting_queue(
         self, settings: Settings | None = None, *, maxsize: int | None = None, flush_s: float | None = None
     ) -> AccountingQueue:
@@ -85,10 +92,11 @@ class Store:
         await upgrade_engine(self.engine)
 
     async def mark_interrupted(self, before: datetime | None = None) -> int:
-        """At start: work orders a previous (killed) process left pending/running → failed, incomplete."""
+        """Work orders that dead processes (expired instance lease) left pending/running → failed,
+        incomplete; rows naming no instance count as dead when created before `before` (default now)."""
         n = await self.work_orders(TenantScope.system()).mark_interrupted(before)
         if n:
-            log.warning("marked %d interrupted work order(s) from a previous run as incomplete", n)
+            log.warning("marked %d interrupted work order(s) of dead processes as incomplete", n)
         return n
 
     async def prune(

@@ -8,6 +8,7 @@ with FakeOpenAI() as fake:                       # 127.0.0.1, ephemeral port, ow
     assert fake.requests[-1].json["model"] == "fake-model"
 """
 
+from nexus.testing.callbacks import CallbackReceiver
 from nexus.testing.fake_anthropic import FakeAnthropic
 from nexus.testing.fake_gemini import FakeGemini
 from nexus.testing.fake_openai import FakeOpenAI
@@ -15,6 +16,7 @@ from nexus.testing.script import Policy, Reply, ToolCall, share
 from nexus.testing.server import FakeServer, RecordedRequest
 
 __all__ = [
+    "CallbackReceiver",
     "FakeAnthropic",
     "FakeGemini",
     "FakeOpenAI",

@@ -53,6 +53,8 @@ async def ready(request: Request) -> JSONResponse:
         "database": await _database(services),
         "catalogue": {"ok": bool(services.hub.catalogue.models)},
     }
+    if services.jobs is not None:
+        checks["jobs"] = {"ok": services.jobs.ready}
     redis = await _redis(services)
     if redis is not None:
         checks["redis"] = redis

@@ -2,6 +2,7 @@
 
 from nexus.store.repos.audit import Audit
 from nexus.store.repos.base import Repository
+from nexus.store.repos.instances import Instances, Leases
 from nexus.store.repos.jobs import Jobs
 from nexus.store.repos.sessions import Messages, Sessions
 from nexus.store.repos.tenants import ApiKeys, Budgets, Tenants
@@ -11,7 +12,9 @@ __all__ = [
     "ApiKeys",
     "Audit",
     "Budgets",
+    "Instances",
     "Jobs",
+    "Leases",
     "Messages",
     "ModelCalls",
     "Repository",

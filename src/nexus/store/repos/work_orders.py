@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import or_
+from sqlalchemy import and_, or_, select
 
-from nexus.store.models import ModelCall, RunEvent, WorkOrder, utcnow
+from nexus.store.models import Instance, ModelCall, RunEvent, WorkOrder, utcnow
 from nexus.store.repos.base import Repository, clamp_limit
 
 ACTIVE_STATUSES = ("pending", "running")
@@ -53,13 +53,27 @@ class WorkOrders(Repository[WorkOrder]):
             stmt = stmt.where(WorkOrder.created_at < before)
         return await self.all(stmt.limit(clamp_limit(None, 10_000)))
 
-    async def mark_interrupted(self, before: datetime | None = None) -> int:
-        """Work orders a dead process left pending/running become failed + incomplete."""
-        now = utcnow()
+    async def mark_interrupted(
+        self, before: datetime | None = None, *, now: datetime | None = None, unowned: bool = True
+    ) -> int:
+        """Work orders a dead process left pending/running become failed + incomplete.
+
+        Dead means: the row names an instance whose lease expired (or whose row is gone). A row that names
+        no instance (written by code that does not record one) counts as dead when created before
+        `before` (default: now), unless `unowned` is False (periodic recovery while other processes that
+        may not record their instance are running). Paused orders wait for a human, and queued orders (job_id set) follow
+        their job, which the job queue retries: neither is touched.
+        """
+        now = now or utcnow()
+        live = select(Instance.id).where(Instance.lease_expires_at >= now)
+        dead_owner = and_(WorkOrder.instance_id.is_not(None), WorkOrder.instance_id.not_in(live))
+        if unowned:
+            dead_owner = or_(
+                dead_owner, and_(WorkOrder.instance_id.is_(None), WorkOrder.created_at < (before or now))
+            )
         stmt = (
             self.update()
-            .where(WorkOrder.status.in_(ACTIVE_STATUSES))
-            .where(WorkOrder.created_at < (before or now))
+            .where(WorkOrder.status.in_(ACTIVE_STATUSES), WorkOrder.job_id.is_(None), dead_owner)
             .values(status="failed", incomplete=True, error="interrupted", updated_at=now, finished_at=now)
         )
         return await self.run(stmt)
