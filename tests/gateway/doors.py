@@ -1,11 +1,12 @@
 """Every front door, driven as a client would, over real HTTP or WebSocket against a real gateway.
 
-`DOORS` is the list the policy matrix walks; `tests/gateway/test_routes_classified.py` enumerates the
+`DOORS` is the list the policy matrix walks; `tests/gateway/test_routes.py` enumerates the
 app's routes so a route that takes chat turns cannot be added without being listed here.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import Awaitable, Callable
@@ -118,6 +119,23 @@ async def _ws(gw: GatewayServer, key: str | None, text: str, session: str | None
     return Outcome(200, None, json.dumps(seen))
 
 
+async def _work_order(gw: GatewayServer, key: str | None, text: str, session: str | None) -> Outcome:
+    """Queued: accepted now (refusals are the POST's status), run by the job engine, polled until done."""
+    body = {"content": text, **({"session_id": session} if session else {})}
+    async with httpx.AsyncClient(timeout=60) as c:
+        r = await c.post(gw.base_url + "/api/work-orders", json=body, headers=_headers(key))
+        if r.status_code != 202:
+            return _error(r)
+        wo = r.json()["id"]
+        for _ in range(600):
+            order = (await c.get(gw.base_url + f"/api/work-orders/{wo}", headers=_headers(key))).json()
+            if order["status"] in ("done", "failed", "interrupted"):
+                ok = order["status"] == "done"
+                return Outcome(200 if ok else 500, None if ok else order.get("error"), json.dumps(order))
+            await asyncio.sleep(0.05)
+    return Outcome(504, "work_order_timeout")
+
+
 Send = Callable[[GatewayServer, str | None, str, str | None], Awaitable[Outcome]]
 
 
@@ -150,4 +168,5 @@ DOORS: tuple[Door, ...] = (
     Door("resume", (("POST", "/resume"),), _resume, "resume"),
     Door("ws-chat", (("WEBSOCKET", "/ws/chat"),), _ws, "ws"),
     Door("api-chat", (("POST", "/api/chat"),), _api_chat, "api_chat"),
+    Door("work-order", (("POST", "/api/work-orders"),), _work_order, "work_order"),
 )

@@ -54,6 +54,11 @@ app.add_typer(rag_app, name="rag")
 from nexus.cli.agent import agent_app  # noqa: E402  (agents)
 
 app.add_typer(agent_app, name="agent")
+from nexus.cli import scheduler as _scheduler  # noqa: E402  (jobs)
+from nexus.cli import worker as _worker  # noqa: E402  (jobs)
+
+app.command("worker")(_worker.worker_cmd)
+app.command("scheduler")(_scheduler.scheduler_cmd)
 
 if __name__ == "__main__":
     app()
