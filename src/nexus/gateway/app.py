@@ -25,7 +25,19 @@ from nexus.gateway.body import EXTRA_SCHEMAS
 from nexus.gateway.errors import install_error_handlers
 from nexus.gateway.limits import BodySizeLimit
 from nexus.gateway.middleware import RequestContextMiddleware
-from nexus.gateway.routes import admin, chat, health, keys, metrics, observability, openai, roles, routing
+from nexus.gateway.routes import (
+    admin,
+    audio,
+    chat,
+    health,
+    keys,
+    metrics,
+    observability,
+    openai,
+    roles,
+    routing,
+    voice,
+)
 from nexus.gateway.security import gate
 from nexus.pipeline.ports import ClassifierLike
 from nexus.providers.hub import ModelHub
@@ -35,7 +47,7 @@ from nexus.telemetry import Metrics
 log = logging.getLogger("nexus.gateway")
 
 # Every route module, in the order their routes appear in the OpenAPI document.
-ROUTES = (health, openai, chat, routing, observability, roles, metrics, keys, admin)
+ROUTES = (health, openai, chat, routing, observability, roles, metrics, keys, admin, audio, voice)
 
 
 def _install_sighup(hub: ModelHub) -> None:

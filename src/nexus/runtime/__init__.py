@@ -23,6 +23,7 @@ from nexus.embeddings.base import Embedder
 from nexus.pipeline.events import Event, JudgedData, RoutedData
 from nexus.pipeline.ports import ClassifierLike
 from nexus.pipeline.runner import Pipeline, open_pipeline
+from nexus.providers.audio import AudioHub, LocalFactory
 from nexus.providers.hub import ModelHub
 from nexus.routing.router import Router
 from nexus.service.accounting import Ledger
@@ -35,6 +36,7 @@ from nexus.service.ratelimit import build_limiter
 from nexus.service.runs import StoreRuns
 from nexus.service.sessions import SessionRegistry
 from nexus.service.tenants import TenantDirectory
+from nexus.service.voice import VoiceService
 from nexus.store import AccountingQueue, Store, TenantScope, open_store
 from nexus.telemetry import Metrics, get_tracer, record_call_span
 
@@ -69,6 +71,8 @@ class Services:
     sessions: SessionRegistry
     tenants: TenantDirectory
     chat: ChatService
+    audio: AudioHub
+    voice: VoiceService
 
     @property
     def router(self) -> Router:
@@ -91,7 +95,7 @@ def _build_router(
         settings,
         embedder=previous.embedder if previous else embedder,
         classifier=previous.classifier if previous else classifier,
-        available=hub.available_ids(),
+        available={m for m in hub.available_ids() if hub.entry(m).chat},  # audio-only entries: no chat
     )
 
 
@@ -191,6 +195,10 @@ async def build(
             sessions=sessions,
             traces=runs,
         )
+        audio = AudioHub(the_hub, local=_offline_transcriber())
+        voice = VoiceService(
+            settings=settings, audio=audio, admission=admission, guard=guard, ledger=ledger, chat=chat
+        )
         yield Services(
             settings=settings,
             metrics=m,
@@ -208,4 +216,17 @@ async def build(
             sessions=sessions,
             tenants=tenants,
             chat=chat,
+            audio=audio,
+            voice=voice,
         )
+
+
+def _offline_transcriber() -> LocalFactory | None:
+    """The offline transcriber when its packages are installed (pocketsphinx, webrtcvad-wheels)."""
+    try:
+        import pocketsphinx  # noqa: F401
+
+        from nexus.voice.sphinx import create
+    except ImportError:
+        return None
+    return create
