@@ -22,13 +22,13 @@ import base64
 import contextlib
 import re
 import time
-from functools import partial
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
-from nexus.pipeline.events import ChunkData, ErrorData, FinalData, InterruptData, TokenData
+from nexus.pipeline.events import ChunkData, ErrorData, FinalData, InterruptData, TokenData, TokenTotals
 from nexus.providers.audio import MeteredAudio, SpeechRequest
-from nexus.providers.types import ChatMessage, ChatRequest
+from nexus.providers.types import ChatMessage, ChatRequest, Usage
 from nexus.service.chat import Turn, TurnRequest
 from nexus.service.errors import as_service_error, invalid
 from nexus.service.identity import Caller
@@ -90,6 +90,7 @@ class VoiceSession:
         self.session_id = session_id
         self.language = language
         self.model = service.chat_model
+        self.transcriber = s.voice_transcriber
         self.speech_model = s.voice_speech_model or None
         self.segmenter = Segmenter(
             aggressiveness=s.voice_vad_aggressiveness,
@@ -110,7 +111,7 @@ class VoiceSession:
     def ready(self) -> None:
         self.emit(
             ReadyData(
-                transcriber=self.service.settings.voice_transcriber,
+                transcriber=self.transcriber,
                 model=self.model,
                 speech=self.speech_model is not None,
             )
@@ -158,7 +159,8 @@ class VoiceSession:
         try:
             # A used-up hard budget stops the utterance before any audio goes upstream.
             self.service.admission.budgets.enforce(self.caller.principal)
-            target = self.service.transcriber(self.service.settings.voice_transcriber)
+            target = self.service.transcriber(self.transcriber)
+            await self.service.check_model(self.caller, target.entry.id, "")
         except Exception as exc:
             self.report_error(exc, self._n)
             return
@@ -233,6 +235,8 @@ class VoiceSession:
             client_history=True,
         )
         speaker = _Speaker(self, answer.n) if self.speech_model else None
+        final: FinalData | InterruptData | None = None
+        usage: Usage | None = None
         try:
             answer.turn = await self.service.chat.turn(self.caller, request)
             self.turns += 1
@@ -244,12 +248,17 @@ class VoiceSession:
                     self.emit(VoiceTokenData(utterance=answer.n, text=piece))
                     if speaker:
                         speaker.feed(piece)
+                if isinstance(d, ChunkData) and d.chunk.usage is not None:
+                    usage = d.chunk.usage
                 elif isinstance(d, FinalData | InterruptData):
-                    await self._final(answer, d, speaker)
+                    final = d
                 elif isinstance(d, ErrorData):
                     self.emit(
                         VoiceErrorData(message=d.message, code=d.code, status=d.status, utterance=answer.n)
                     )
+                    return
+            # An explicit model's stream ends with its last chunk; a routed run with its final event.
+            await self._final(answer, final or _final_of(usage), speaker)
         except asyncio.CancelledError:
             # Barge-in: the assistant said only what was delivered.
             if answer.delivered:
@@ -310,6 +319,13 @@ class VoiceSession:
                 message=mapped.message, code=mapped.code, status=mapped.status, utterance=utterance
             )
         )
+
+
+def _final_of(usage: Usage | None) -> FinalData:
+    u = usage or Usage()
+    return FinalData(
+        tokens=TokenTotals(prompt=u.prompt_tokens, completion=u.completion_tokens, total=u.total_tokens)
+    )
 
 
 def _text_of(d: object) -> str:

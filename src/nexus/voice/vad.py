@@ -14,9 +14,14 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
+
 from nexus.voice.pcm import FRAME_BYTES, FRAME_MS, SAMPLE_RATE
 
 PREROLL_MS = 300
+# Frames quieter than this RMS (about -50 dBFS) are silence whatever the VAD says: WebRTC's detector
+# calls steady low hiss "speech", and a line's noise floor must not open utterances.
+MIN_RMS = 100.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,10 +52,12 @@ class Segmenter:
         start_ms: int = 60,
         end_silence_ms: int = 600,
         max_s: float = 30.0,
+        min_rms: float = MIN_RMS,
     ) -> None:
         import webrtcvad
 
         self._vad = webrtcvad.Vad(aggressiveness)
+        self._min_rms = min_rms
         self._start_frames = max(1, start_ms // FRAME_MS)
         self._end_frames = max(1, end_silence_ms // FRAME_MS)
         self._max_frames = int(max_s * 1000 // FRAME_MS)
@@ -89,7 +96,9 @@ class Segmenter:
         return [SpeechEnd(self.position_ms, "flush")]
 
     def _frame(self, frame: bytes, out: list[VadEvent]) -> None:
-        voiced = self._vad.is_speech(frame, SAMPLE_RATE)
+        samples = np.frombuffer(frame, dtype="<i2").astype(np.float32)
+        loud = float(np.sqrt(np.mean(samples * samples))) >= self._min_rms
+        voiced = loud and self._vad.is_speech(frame, SAMPLE_RATE)
         self._frame_no += 1
         if not self._speaking:
             if voiced:

@@ -1,11 +1,11 @@
 """WS /ws/voice: the duplex voice door.
 
 Client → server: binary messages of 16 kHz mono PCM16 (little-endian, any length), and JSON control
-messages — {"type": "start", "session_id"?, "language"?} (before audio), {"type": "flush"} (the audio
-ended: end the utterance now), {"type": "cancel"} (stop the answer). Server → client: one JSON message
-per event (nexus.voice.events): ready, speech_started, partial_transcript, speech_stopped,
-transcript, token, final, audio, barge_in, error. The turn's policy is the ChatService's; the state
-machine is service/voice_session.py; this route only moves bytes and renders events.
+messages: {"type": "start", "session_id"?, "language"?, "transcriber"?, "speech_model"?} before the
+audio; {"type": "flush"} (the audio ended: end the utterance now); {"type": "cancel"} (stop the
+answer). Server → client: one JSON message per event (nexus.voice.events): ready, speech_started,
+partial_transcript, speech_stopped, transcript, token, final, audio, barge_in, error. The turn's
+policy is the ChatService's; the state machine is service/voice_session.py; this route only moves bytes and renders events.
 """
 
 from __future__ import annotations
@@ -37,6 +37,10 @@ class Control(BaseModel):
         default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$", description=SESSION_ID_RULE
     )
     language: str | None = Field(default=None, max_length=16)
+    transcriber: str | None = Field(
+        default=None, max_length=128, description="nexus-asr or an audio_in entry"
+    )
+    speech_model: str | None = Field(default=None, max_length=128, description="an audio_out entry")
 
 
 def _control(raw: str) -> Control:
@@ -89,6 +93,8 @@ async def ws_voice(ws: WebSocket) -> None:
             if ctl.type == "start":
                 session.session_id = ctl.session_id or session.session_id
                 session.language = ctl.language or session.language
+                session.transcriber = ctl.transcriber or session.transcriber
+                session.speech_model = ctl.speech_model or session.speech_model
             elif ctl.type == "flush":
                 await session.flush()
             else:
