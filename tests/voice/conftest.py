@@ -59,6 +59,8 @@ class VoiceEnv:
         token, row = self.gw.call(
             create_api_key(self.gw.services.store, tenant=tenant, role="member", rpm=rpm, budget=budget)
         )
+        if budget is not None:
+            self.gw.call(self.gw.services.budgets.reload_rules())
         return token, row.id, tenant
 
     def flush(self) -> None:

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from typing import Any
 
-import pytest
 import websockets
 from tests.voice.audio import VoiceClient, say, silence, ws_url
 from tests.voice.conftest import VoiceEnv

@@ -33,7 +33,7 @@ from nexus.providers.types import ChatMessage, ChatRequest
 from nexus.service.accounting import Ledger
 from nexus.service.admission import Admission
 from nexus.service.chat import ChatService, _error_text
-from nexus.service.errors import ServiceError, invalid
+from nexus.service.errors import ServiceError, forbidden, invalid
 from nexus.service.guarding import RequestGuard
 from nexus.service.identity import Caller
 from nexus.voice.pcm import AudioError
@@ -103,10 +103,14 @@ class VoiceService:
 
     # -- shared by both doors -------------------------------------------------------------------------
     async def check_model(self, caller: Caller, model_id: str, text: str) -> str:
-        """The tenant's guard policy on this call: its model allow-list (GuardBlocked → 400, audited) and,
-        for text that will reach an upstream (speech), the input guard's masking. Returns the text."""
+        """The tenant's guard policy on this call: its model allow-list (403 like an explicit chat model
+        outside it) and, for text that will reach an upstream (speech), the input guard: masked or
+        blocked (GuardBlocked → 400), audited. Returns the text as it may be sent."""
         body = ChatRequest(model=model_id, messages=[ChatMessage(role="user", content=text)])
-        outcome = await self.guard.check_request(caller, body, routed=False)
+        outcome = await self.guard.check_request(caller, body, routed=True)
+        allowed = outcome.allowed_models
+        if allowed is not None and model_id not in allowed:
+            raise forbidden(f"The model {model_id!r} is not allowed for this tenant.")
         return outcome.request.messages[0].text()
 
     async def open_order(self, caller: Caller, route: str, model: str) -> tuple[str, dict[str, str]]:
