@@ -36,6 +36,7 @@ from nexus.service.chat import ChatService, _error_text
 from nexus.service.errors import ServiceError, forbidden, invalid
 from nexus.service.guarding import RequestGuard
 from nexus.service.identity import Caller
+from nexus.service.sessions import check_session_id
 from nexus.voice.pcm import AudioError
 
 T = TypeVar("T")
@@ -112,6 +113,13 @@ class VoiceService:
         if allowed is not None and model_id not in allowed:
             raise forbidden(f"The model {model_id!r} is not allowed for this tenant.")
         return outcome.request.messages[0].text()
+
+    async def claim_session(self, caller: Caller, session_id: str) -> str:
+        """A voice connection names its session up front: another tenant's is refused (404) before any
+        audio is heard, as a chat turn on it would be."""
+        checked = check_session_id(session_id)
+        await self.chat.sessions.claim(caller.tenant, checked)
+        return checked
 
     async def open_order(self, caller: Caller, route: str, model: str) -> tuple[str, dict[str, str]]:
         """A work order for one audio unit and the metering context its calls carry."""

@@ -7,6 +7,7 @@ import email.parser
 import email.policy
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -124,6 +125,8 @@ class FakeOpenAI(FakeServer):
         self.models = models
         self.api_key = api_key
         self.transcript = transcript
+        # Hears the audio when set (a test's own recogniser): the transcript of each unscripted request.
+        self.hear: Callable[[bytes], str] | None = None
         self._audio: deque[Reply] = deque()
         self._n = 0
 
@@ -170,7 +173,10 @@ class FakeOpenAI(FakeServer):
         if model is None or not model.value:
             ex.send(400, self.error_body(400, "Missing required parameter: 'model'."))
             return
-        text = reply.text if reply.text is not None else self.transcript
+        if reply.text is not None:
+            text = reply.text
+        else:
+            text = self.hear(audio.value) if self.hear is not None else self.transcript
         fmt = form["response_format"].value.decode() if "response_format" in form else "json"
         seconds = _wav_seconds(audio.value)
         if fmt == "text":

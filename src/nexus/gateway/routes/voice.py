@@ -67,6 +67,7 @@ async def ws_voice(ws: WebSocket) -> None:
             await ws.send_text(event.json_text())
 
     sending = asyncio.create_task(writer())
+    refused = False
     session.ready()
     try:
         while True:
@@ -91,7 +92,13 @@ async def ws_voice(ws: WebSocket) -> None:
                 session.report_error(exc, None)
                 continue
             if ctl.type == "start":
-                session.session_id = ctl.session_id or session.session_id
+                if ctl.session_id:
+                    try:
+                        session.session_id = await services.voice.claim_session(caller, ctl.session_id)
+                    except Exception as exc:  # another tenant's session: refused, and the call ends
+                        session.report_error(exc, None)
+                        refused = True
+                        break
                 session.language = ctl.language or session.language
                 session.transcriber = ctl.transcriber or session.transcriber
                 session.speech_model = ctl.speech_model or session.speech_model
@@ -107,3 +114,6 @@ async def ws_voice(ws: WebSocket) -> None:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(sending, 5)
         sending.cancel()
+        if refused:
+            with contextlib.suppress(Exception):
+                await ws.close(code=1008)
