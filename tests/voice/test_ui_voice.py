@@ -34,7 +34,10 @@ def test_a_recording_is_transcribed_and_answered(voice_env: VoiceEnv) -> None:
         lambda slot, text: shown.append((slot, text)),
     )
     assert state["error"] is None, state
-    assert state["transcript"].startswith("what is the weather"), state
+    # What the offline decoder makes of it varies (docs/voice.md); the turn is the transcript's.
+    assert state["transcript"], state
+    sent = voice_env.fakes["general"].requests[-1].json["messages"][-1]
+    assert sent == {"role": "user", "content": state["transcript"]}
     assert state["answer"] == "Sunny and mild." and state["final"]["work_order_id"]
     assert [s for s, _ in shown if s == "you"] and shown[-1] == ("answer", "Sunny and mild.")
 

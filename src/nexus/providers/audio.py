@@ -199,6 +199,7 @@ class OpenAIAudio(CostMixin):
 
 # -- behaviour around an adapter: retries and metering ----------------------------------------------------
 T = TypeVar("T")
+A = TypeVar("A", Transcription, Speech)
 
 
 async def with_retries(call: Callable[[], Awaitable[T]], policy: RetryPolicy, entry: ModelEntry) -> T:
@@ -235,20 +236,16 @@ class MeteredAudio:
 
     async def transcribe(self, request: TranscriptionRequest) -> Transcription:
         inner = cast(Transcriber, self.inner)
-        started = time.perf_counter()
-        try:
-            out = await with_retries(lambda: inner.transcribe(request), self.retry, self.entry)
-        except BaseException as exc:
-            self.record(None, started, exc)
-            raise
-        self.record(out.usage, started)
-        return out
+        return await self._call(lambda: inner.transcribe(request))
 
     async def speak(self, request: SpeechRequest) -> Speech:
         inner = cast(Synthesizer, self.inner)
+        return await self._call(lambda: inner.speak(request))
+
+    async def _call(self, call: Callable[[], Awaitable[A]]) -> A:
         started = time.perf_counter()
         try:
-            out = await with_retries(lambda: inner.speak(request), self.retry, self.entry)
+            out = await with_retries(call, self.retry, self.entry)
         except BaseException as exc:
             self.record(None, started, exc)
             raise

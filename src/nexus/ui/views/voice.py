@@ -34,7 +34,7 @@ def pcm16k(wav: bytes) -> bytes:
         x = x.reshape(-1, channels).mean(axis=1)
     if rate != 16_000:
         n = int(len(x) * 16_000 / rate)
-        x = np.interp(np.linspace(0, len(x) - 1, n), np.arange(len(x)), x)
+        x = np.interp(np.linspace(0, len(x) - 1, n), np.arange(len(x)), x).astype(np.float32)
     return np.clip(x, -32768, 32767).astype("<i2").tobytes()
 
 
@@ -69,7 +69,7 @@ def converse(
                 return
 
 
-def render(events: Iterator[dict[str, Any]], show: Callable[[str, str], None]) -> dict[str, Any]:
+def render(events: Iterator[dict[str, Any]], show: Callable[[str, str], object]) -> dict[str, Any]:
     """Fold the events into what the page shows; `show(slot, text)` updates one slot as they come."""
     state: dict[str, Any] = {"partial": "", "transcript": None, "answer": "", "final": None, "error": None}
     for ev in events:
