@@ -15,6 +15,8 @@ LOW: dict[str, set[str]] = {
     "providers": {"config"},
     "routing": {"config", "embeddings"},
     "guard": {"config"},
+    # Audio signal handling (PCM, VAD) and the offline transcriber, on the provider seam.
+    "voice": {"config", "providers"},
     "store": {"config"},
     "telemetry": {"config"},
     "rag": {"config", "embeddings", "store"},

@@ -138,6 +138,11 @@ async def _work_order(gw: GatewayServer, key: str | None, text: str, session: st
 
 Send = Callable[[GatewayServer, str | None, str, str | None], Awaitable[Outcome]]
 
+# The matrix's rules. A door takes all of them unless it says otherwise: transcription has no chat turn
+# (no text of the client's reaches a chat model, nothing to audit for injection) and no sessions.
+RULES = frozenset({"secret", "injection", "budget", "rate_limit", "no_key", "session"})
+AUDIO_RULES = frozenset({"budget", "rate_limit", "no_key"})
+
 
 @dataclass(frozen=True)
 class Door:
@@ -147,6 +152,7 @@ class Door:
     send: Send
     # The door's name in work orders and audit entries.
     caller_door: str
+    rules: frozenset[str] = RULES
 
     def __str__(self) -> str:
         return self.name
@@ -170,3 +176,73 @@ DOORS: tuple[Door, ...] = (
     Door("api-chat", (("POST", "/api/chat"),), _api_chat, "api_chat"),
     Door("work-order", (("POST", "/api/work-orders"),), _work_order, "work_order"),
 )
+
+
+# -- the voice doors -------------------------------------------------------------------------------
+# What a voice door's driver is saying now: the matrix's fake transcription upstream "hears" it
+# (FakeOpenAI.hear), so a rule about the transcript's chat turn sees exactly the test's text. The audio
+# itself is espeak-ng speech of a short phrase (one utterance, whatever the text).
+SPOKEN: dict[str, str] = {"text": ""}
+CARRIER = "hello there"
+
+
+def heard(_audio: bytes) -> str:
+    return SPOKEN["text"]
+
+
+async def _transcription(gw: GatewayServer, key: str | None, text: str, session: str | None) -> Outcome:
+    from tests.voice.audio import say_wav
+
+    SPOKEN["text"] = text
+    files = {"file": ("speech.wav", say_wav(CARRIER), "audio/wav")}
+    async with httpx.AsyncClient(timeout=60) as c:
+        r = await c.post(
+            gw.base_url + "/v1/audio/transcriptions",
+            files=files,
+            data={"model": "whisper"},
+            headers=_headers(key),
+        )
+    return Outcome(200, None, r.text) if r.status_code == 200 else _error(r)
+
+
+async def _ws_voice(gw: GatewayServer, key: str | None, text: str, session: str | None) -> Outcome:
+    """Speech frames to /ws/voice, as fast as the socket takes them; the outcome is the answer's final
+    event, or the first error event with a status."""
+    from tests.voice.audio import say, silence
+
+    SPOKEN["text"] = text
+    url = gw.base_url.replace("http://", "ws://") + "/ws/voice"
+    seen: list[dict[str, Any]] = []
+    async with websockets.connect(url, additional_headers=_headers(key), open_timeout=30) as ws:
+        try:
+            start = {
+                "type": "start",
+                "transcriber": "whisper",
+                **({"session_id": session} if session else {}),
+            }
+            await ws.send(json.dumps(start))
+            pcm = silence(200) + say(CARRIER) + silence(900)
+            for i in range(0, len(pcm), 3200):
+                await ws.send(pcm[i : i + 3200])
+        except websockets.ConnectionClosed:
+            pass  # refused: its error message is still there to read
+        while True:
+            try:
+                msg = json.loads(await asyncio.wait_for(ws.recv(), 60))
+            except websockets.ConnectionClosed:
+                break
+            seen.append(msg)
+            if msg["type"] == "error" and msg["data"].get("status"):
+                return Outcome(int(msg["data"]["status"]), msg["data"].get("code"), json.dumps(seen))
+            if msg["type"] == "final":
+                break
+    return Outcome(200, None, json.dumps(seen))
+
+
+VOICE_DOORS: tuple[Door, ...] = (
+    Door(
+        "audio-transcription", (("POST", "/v1/audio/transcriptions"),), _transcription, "audio", AUDIO_RULES
+    ),
+    Door("ws-voice", (("WEBSOCKET", "/ws/voice"),), _ws_voice, "voice"),
+)
+DOORS = DOORS + VOICE_DOORS

@@ -17,9 +17,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.gateway.doors import DOORS, Door, Outcome
+from tests.gateway.doors import DOORS, Door, Outcome, heard
 from tests.pipeline.conftest import classifier_cache, fakes  # noqa: F401  (fixtures)
 from tests.pipeline.harness import TEST_KEY, make_app, write_test_catalogue
+from tests.voice.conftest import with_audio
 
 from nexus.config.settings import Settings
 from nexus.service.keys import BudgetSpec, create_api_key
@@ -69,30 +70,39 @@ def env(
     d = tmp_path_factory.mktemp("matrix")
     mp = pytest.MonkeyPatch()
     mp.setenv("NEXUS_TEST_KEY", TEST_KEY)
+    audio = FakeOpenAI()
+    audio.start()
+    audio.hear = heard  # the voice doors' transcripts are their texts
     settings = Settings(
         data_dir=d,
-        config=write_test_catalogue(d / "catalogue.yaml", fakes),
+        config=with_audio(write_test_catalogue(d / "catalogue.yaml", fakes), audio),
         auth="on",
         attempt_timeout_s=5,
         total_timeout_s=10,
         max_retries=0,
     )
     with GatewayServer(settings, app=make_app(settings, classifier_cache)) as gw:
-        yield Env(gw, fakes)
+        yield Env(gw, {**fakes, "audio": audio})
+    audio.stop()
     mp.undo()
 
 
 @pytest.fixture(autouse=True)
-def _clear(fakes: dict[str, FakeOpenAI]) -> None:  # noqa: F811
-    for f in fakes.values():
+def _clear(env: Env) -> None:
+    for f in env.fakes.values():
         f.clear()
+
+
+def doors(rule: str) -> list[Door]:
+    """The doors a rule applies to (every door takes every rule unless it says otherwise)."""
+    return [d for d in DOORS if rule in d.rules]
 
 
 def _tenant() -> str:
     return "t" + uuid.uuid4().hex[:10]
 
 
-@pytest.mark.parametrize("door", DOORS, ids=str)
+@pytest.mark.parametrize("door", doors("secret"), ids=str)
 def test_no_secret_reaches_an_upstream(env: Env, door: Door) -> None:
     key, _ = env.key(_tenant())
     out = env.run(door, key, SECRET_TEXT)
@@ -103,7 +113,7 @@ def test_no_secret_reaches_an_upstream(env: Env, door: Door) -> None:
         assert secret not in sent, f"{kind} reached an upstream through {door}"
 
 
-@pytest.mark.parametrize("door", DOORS, ids=str)
+@pytest.mark.parametrize("door", doors("injection"), ids=str)
 def test_an_injection_attempt_is_in_the_tenants_audit_log(env: Env, door: Door) -> None:
     tenant = _tenant()
     key, _ = env.key(tenant)
@@ -118,7 +128,7 @@ def test_an_injection_attempt_is_in_the_tenants_audit_log(env: Env, door: Door) 
     assert all(INJECTION not in str(r.details) for r in rows)  # the decision, never the text
 
 
-@pytest.mark.parametrize("door", DOORS, ids=str)
+@pytest.mark.parametrize("door", doors("budget"), ids=str)
 def test_an_exhausted_budget_is_429_in_the_doors_shape(env: Env, door: Door) -> None:
     tenant = _tenant()
     key, key_id = env.key(tenant, budget=BudgetSpec(period="day", metric="tokens", limit=50))
@@ -133,7 +143,7 @@ def test_an_exhausted_budget_is_429_in_the_doors_shape(env: Env, door: Door) -> 
     assert not env.upstream_bodies()
 
 
-@pytest.mark.parametrize("door", DOORS, ids=str)
+@pytest.mark.parametrize("door", doors("rate_limit"), ids=str)
 def test_an_exceeded_rate_limit_is_429(env: Env, door: Door) -> None:
     key, _ = env.key(_tenant(), rpm=1)
     first = env.run(door, key, "Write a haiku about the sea")
@@ -143,14 +153,14 @@ def test_an_exceeded_rate_limit_is_429(env: Env, door: Door) -> None:
     assert (second.status, second.code) == (429, "rate_limit_exceeded"), second.text
 
 
-@pytest.mark.parametrize("door", DOORS, ids=str)
+@pytest.mark.parametrize("door", doors("no_key"), ids=str)
 def test_no_key_is_401(env: Env, door: Door) -> None:
     out = env.run(door, None, "hello there")
     assert (out.status, out.code) == (401, "invalid_api_key"), out.text
     assert not env.upstream_bodies()
 
 
-@pytest.mark.parametrize("door", DOORS, ids=str)
+@pytest.mark.parametrize("door", doors("session"), ids=str)
 def test_another_tenants_session_is_404(env: Env, door: Door) -> None:
     owner_key, _ = env.key(_tenant())
     intruder_key, _ = env.key(_tenant())

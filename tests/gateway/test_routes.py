@@ -29,6 +29,7 @@ PUBLIC = {("GET", "/health"), ("GET", "/ready")}
 OTHERS = {
     ("GET", "/v1/models"),
     ("POST", "/v1/embeddings"),
+    ("POST", "/v1/audio/speech"),  # admitted and metered; its rules are walked in tests/voice
     ("POST", "/route"),
     ("GET", "/models"),
     ("GET", "/models/{model_id}/prototypes"),

@@ -17,7 +17,9 @@ from nexus.config.agents import AUTO_MODEL, AgentEntry
 
 DOMAINS = ("code", "math", "reasoning", "knowledge", "writing", "finance", "conversation")
 # What a model can do beyond plain chat; routing only sends a request to a model that has what it needs.
-CAPABILITIES = ("tools", "json", "vision", "audio_in", "fine_tuning")
+CAPABILITIES = ("tools", "json", "vision", "audio_in", "audio_out", "fine_tuning")
+# An entry whose capabilities are only these serves /v1/audio/* and is never given a chat turn.
+AUDIO_CAPABILITIES = frozenset({"audio_in", "audio_out"})
 DEFAULT_CAPABILITIES = ("tools", "json")
 ROLE_NAMES = ("classifier", "self_answer", "default", "aggregator", "judge", "escalation", "compressor")
 
@@ -60,6 +62,11 @@ class ModelEntry(BaseModel):
         if unknown:
             raise ValueError(f"unknown capabilities {unknown} (known: {', '.join(CAPABILITIES)})")
         return v
+
+    @property
+    def chat(self) -> bool:
+        """False for an audio-only entry (transcription or speech): routing never picks it."""
+        return not self.capabilities or not set(self.capabilities) <= AUDIO_CAPABILITIES
 
     @field_validator("base_url")
     @classmethod

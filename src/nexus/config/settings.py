@@ -138,6 +138,24 @@ class Settings(BaseSettings):
     callback_timeout_s: float = Field(default=10.0, gt=0)
     callback_max_attempts: int = Field(default=8, ge=1, le=100)
 
+    # -- voice: transcription, speech and the /ws/voice door (docs/voice.md) --------------------------
+    # The chat model a voice utterance's turn goes to: a catalogue id (the explicit fast path, cancelled
+    # upstream at once on barge-in) or "nexus-auto"; empty means the catalogue's default role.
+    voice_model: str = ""
+    # The transcriber of /ws/voice: "nexus-asr" (offline, in-process) or a catalogue entry with audio_in.
+    voice_transcriber: str = "nexus-asr"
+    # A catalogue entry with audio_out to speak answers on /ws/voice; empty means text only.
+    voice_speech_model: str = ""
+    voice_speech_voice: str = "alloy"
+    voice_vad_aggressiveness: int = Field(default=2, ge=0, le=3)
+    # Voiced audio needed to start an utterance (and to barge in), and the silence that ends one.
+    voice_start_ms: int = Field(default=60, ge=20)
+    voice_end_silence_ms: int = Field(default=600, ge=100)
+    voice_max_utterance_s: float = Field(default=30.0, gt=0)
+    # How often a remote transcriber re-reads the utterance so far for a partial transcript (each read
+    # is a metered call); 0 = partials only from the offline transcriber.
+    voice_partial_interval_ms: int = Field(default=0, ge=0)
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

@@ -27,6 +27,7 @@ from nexus.gateway.limits import BodySizeLimit
 from nexus.gateway.middleware import RequestContextMiddleware
 from nexus.gateway.routes import (
     admin,
+    audio,
     chat,
     health,
     jobs,
@@ -36,6 +37,7 @@ from nexus.gateway.routes import (
     openai,
     roles,
     routing,
+    voice,
 )
 from nexus.gateway.security import gate
 from nexus.gateway.server import ShutdownSignal
@@ -47,7 +49,7 @@ from nexus.telemetry import Metrics
 log = logging.getLogger("nexus.gateway")
 
 # Every route module, in the order their routes appear in the OpenAPI document.
-ROUTES = (health, openai, chat, routing, observability, jobs, roles, metrics, keys, admin)
+ROUTES = (health, openai, chat, routing, observability, jobs, roles, metrics, keys, admin, audio, voice)
 
 
 def _install_sighup(hub: ModelHub) -> None:

@@ -127,7 +127,7 @@ class MeteredProvider:
         self.entry: ModelEntry = inner.entry
         self.meter = meter
 
-    def _record(
+    def record(
         self,
         usage: Usage,
         estimated: bool,
@@ -167,14 +167,14 @@ class MeteredProvider:
         try:
             resp = await self.inner.complete(request)
         except Exception as exc:
-            self._record(Usage(), False, started, "error", exc, False)
+            self.record(Usage(), False, started, "error", exc, False)
             raise
         except BaseException as exc:  # cancelled while waiting: nothing came back to count
             outcome, error = self._interrupted(exc, d)
-            self._record(Usage(), False, started, outcome, error, False)
+            self.record(Usage(), False, started, outcome, error, False)
             raise
         usage, estimated = usage_of(resp.usage, _response_text(resp), request, complete=True)
-        self._record(usage, estimated, started, "ok", None, False)
+        self.record(usage, estimated, started, "ok", None, False)
         return resp
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
@@ -211,7 +211,7 @@ class MeteredProvider:
         finally:
             # Recorded before closing the inner stream: that await may be cancelled again.
             usage, estimated = usage_of(reported, "".join(produced), request, complete=outcome == "ok")
-            self._record(usage, estimated, started, outcome, error, True)
+            self.record(usage, estimated, started, outcome, error, True)
             aclose = getattr(chunks, "aclose", None)
             if aclose is not None:
                 await aclose()

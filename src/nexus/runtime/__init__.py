@@ -24,6 +24,7 @@ from nexus.jobs import JobEngine
 from nexus.pipeline.events import Event, JudgedData, RoutedData
 from nexus.pipeline.ports import ClassifierLike
 from nexus.pipeline.runner import Pipeline, open_pipeline
+from nexus.providers.audio import AudioHub, LocalFactory
 from nexus.providers.hub import ModelHub
 from nexus.routing.router import Router
 from nexus.service.accounting import Ledger
@@ -36,6 +37,7 @@ from nexus.service.ratelimit import build_limiter
 from nexus.service.runs import StoreRuns
 from nexus.service.sessions import SessionRegistry
 from nexus.service.tenants import TenantDirectory
+from nexus.service.voice import VoiceService
 from nexus.service.work_orders import WorkOrders
 from nexus.store import AccountingQueue, Store, TenantScope, open_store
 from nexus.telemetry import Metrics, get_tracer, record_call_span
@@ -74,6 +76,8 @@ class Services:
     work_orders: WorkOrders
     # This process's job engine; None in a worker process (it runs its own).
     jobs: JobEngine | None
+    audio: AudioHub
+    voice: VoiceService
 
     @property
     def turns(self) -> WorkOrders:
@@ -101,7 +105,7 @@ def _build_router(
         settings,
         embedder=previous.embedder if previous else embedder,
         classifier=previous.classifier if previous else classifier,
-        available=hub.available_ids(),
+        available={m for m in hub.available_ids() if hub.entry(m).chat},  # audio-only entries: no chat
     )
     if previous is not None:
         router.adopt_live_state(previous)  # live latencies and failure rates survive a reload
@@ -217,6 +221,10 @@ async def build(
             stack.push_async_callback(engine.close)
             work_orders.queue = engine.queue
             ledger.instance_id = engine.instance.id
+        audio = AudioHub(the_hub, local=_offline_transcriber())
+        voice = VoiceService(
+            settings=settings, audio=audio, admission=admission, guard=guard, ledger=ledger, chat=chat
+        )
         yield Services(
             settings=settings,
             metrics=m,
@@ -236,6 +244,8 @@ async def build(
             chat=chat,
             work_orders=work_orders,
             jobs=engine,
+            audio=audio,
+            voice=voice,
         )
 
 
@@ -244,3 +254,14 @@ async def worker_services(settings: Settings) -> AsyncIterator[Services]:
     """The services a `nexus worker` process runs queued work orders with (its own job engine runs them)."""
     async with build(settings, jobs=False) as services:
         yield services
+
+
+def _offline_transcriber() -> LocalFactory | None:
+    """The offline transcriber when its packages are installed (pocketsphinx, webrtcvad-wheels)."""
+    try:
+        import pocketsphinx  # noqa: F401
+
+        from nexus.voice.sphinx import create
+    except ImportError:
+        return None
+    return create

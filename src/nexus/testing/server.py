@@ -13,6 +13,7 @@ import contextlib
 import socket
 import struct
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Iterable
@@ -44,13 +45,42 @@ class RecordedRequest:
 
 
 @dataclass(slots=True)
+class Cancellation:
+    """The client went away while a stream was being sent: what a test checks to see that a cancelled
+    request really stopped the upstream call (`at` is time.monotonic(), comparable in-process)."""
+
+    request: RecordedRequest
+    at: float
+    events_sent: int
+
+
+@dataclass(slots=True)
 class Exchange:
     """A request on its connection, with the means to answer it."""
 
     request: RecordedRequest
     writer: asyncio.StreamWriter
     keep_alive: bool = True
+    reader: asyncio.StreamReader | None = None
+    cancelled: Cancellation | None = None
     _done: bool = field(default=False)
+
+    async def _client_left(self, wait: float) -> bool:
+        """Wait `wait` seconds, or less if the client closes the connection meanwhile (True then)."""
+        if self.reader is None:
+            await asyncio.sleep(wait)
+            return False
+        try:
+            got = await asyncio.wait_for(self.reader.read(1), wait)
+        except TimeoutError:
+            return False
+        except ConnectionError:
+            return True
+        return got == b""
+
+    def _gone(self, sent: int) -> None:
+        self.cancelled = Cancellation(self.request, time.monotonic(), sent)
+        self._done = True
 
     def _head(self, status: int, headers: dict[str, str]) -> bytes:
         reason = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Status"
@@ -80,10 +110,9 @@ class Exchange:
             if reply.hang_after is not None and i >= reply.hang_after:
                 await self.hang()
                 return
-            if reply.chunk_delay and i:
-                await self.writer.drain()
-                await asyncio.sleep(reply.chunk_delay)
             frame = (b"event: " + name.encode() + b"\n" if name else b"") + b"data: " + data + b"\n\n"
+            if not await self._pace(reply, i):
+                return
             self.writer.write(b"%x\r\n%s\r\n" % (len(frame), frame))
         self.writer.write(b"0\r\n\r\n")
 
@@ -93,6 +122,29 @@ class Exchange:
         while not self.writer.transport.is_closing():
             await asyncio.sleep(0.05)
         self._done = True
+
+    async def send_chunks(self, chunks: list[bytes], reply: Reply, headers: dict[str, str]) -> None:
+        """A chunked body (streamed audio), paced like a stream."""
+        self.writer.write(self._head(reply.status, {**headers, "transfer-encoding": "chunked"}))
+        for i, chunk in enumerate(chunks):
+            if not await self._pace(reply, i):
+                return
+            self.writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        self.writer.write(b"0\r\n\r\n")
+
+    async def _pace(self, reply: Reply, i: int) -> bool:
+        """Before piece `i`: wait the reply's chunk delay; False (recorded) when the client has left."""
+        if not (reply.chunk_delay and i):
+            return True
+        try:
+            await self.writer.drain()
+        except ConnectionError:
+            self._gone(i)
+            return False
+        if await self._client_left(reply.chunk_delay):
+            self._gone(i)
+            return False
+        return True
 
     def reset(self) -> None:
         """Abort the connection with an RST, as a crashing upstream or middlebox would."""
@@ -111,6 +163,8 @@ class FakeServer(ABC):
         self.port = port
         self.default = default or Reply()
         self.requests: list[RecordedRequest] = []
+        # Streams the client abandoned mid-way (see Cancellation).
+        self.cancellations: list[Cancellation] = []
         self._queue: deque[Reply] = deque()
         # Answers calls when the queue is empty (before `default`): e.g. `script.share(...)`.
         self.policy: Policy | None = None
@@ -137,6 +191,7 @@ class FakeServer(ABC):
         self._queue.clear()
         self.policy = None
         self.requests.clear()
+        self.cancellations.clear()
 
     @property
     def last_request(self) -> RecordedRequest:
@@ -225,6 +280,8 @@ class FakeServer(ABC):
                 self.requests.append(ex.request)
                 try:
                     await self.handle(ex)
+                    if ex.cancelled is not None:
+                        self.cancellations.append(ex.cancelled)
                 except (ConnectionError, asyncio.CancelledError):
                     raise
                 except Exception as exc:  # a bug in a fake answers 500 rather than hanging a test
@@ -271,7 +328,8 @@ class FakeServer(ABC):
             body = await reader.readexactly(int(headers.get("content-length", "0")))
         parts = urlsplit(target)
         req = RecordedRequest(method, parts.path, dict(parse_qsl(parts.query)), headers, body)
-        return Exchange(req, writer, keep_alive=headers.get("connection", "").lower() != "close")
+        keep_alive = headers.get("connection", "").lower() != "close"
+        return Exchange(req, writer, keep_alive=keep_alive, reader=reader)
 
     async def handle(self, ex: Exchange) -> None:
         """Route one request; the fakes override `routes`, `answer`, `stream_events`, `error_body`."""

@@ -20,6 +20,7 @@ nav = st.navigation(
         st.Page(VIEWS / "metrics.py", title="Metrics", icon="📈", url_path="metrics"),
         st.Page(VIEWS / "models.py", title="Models & routing", icon="🧭", url_path="models"),
         st.Page(VIEWS / "agents.py", title="Agents", icon="🤝", url_path="agents"),
+        st.Page(VIEWS / "voice.py", title="Voice", icon="🎙️", url_path="voice"),
     ]
 )
 nav.run()
