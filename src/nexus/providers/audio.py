@@ -232,8 +232,9 @@ class MeteredAudio:
         self._recorder = MeteredProvider(cast(Provider, inner), meter)
 
     def record(self, usage: Usage | None, started: float, error: BaseException | None = None) -> None:
-        outcome = "ok" if error is None else "error"
-        self._recorder.record(usage or Usage(), False, started, outcome, error, False)
+        self._recorder.record(
+            usage or Usage(), False, started, "ok" if error is None else "error", error, False
+        )
 
     async def transcribe(self, request: TranscriptionRequest) -> Transcription:
         inner = cast(Transcriber, self.inner)
