@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,9 @@ from tests.pipeline.conftest import classifier_cache, fakes  # noqa: F401  (fixt
 from tests.pipeline.harness import MODELS, TEST_KEY, make_app, parse_sse, write_test_catalogue
 
 from nexus.config.settings import Settings
+from nexus.providers.types import ChatMessage, ChatRequest
+from nexus.service.chat import TurnRequest
+from nexus.service.identity import ANONYMOUS, Caller
 from nexus.testing import FakeOpenAI, Reply
 from nexus.testing.gateway import GatewayServer
 
@@ -137,3 +141,34 @@ def test_auth_off_lasts_until_the_first_key_exists(tmp_path: Path, fakes: dict[s
             assert ok.status_code == 200
     finally:
         mp.undo()
+
+
+def test_cancelling_a_routed_turn_stops_its_run_upstream(
+    gw: GatewayServer, fakes: dict[str, FakeOpenAI]
+) -> None:  # noqa: F811
+    """What a voice barge-in needs: `Turn.cancel()` stops a routed run now, not only its client."""
+    for m in MODELS:
+        fakes[m].default = Reply(text=" ".join(f"w{i}" for i in range(200)), chunk_delay=0.05)
+
+    async def start_and_cancel() -> str:
+        caller = Caller(ANONYMOUS, door="test", request_id="req-cancel-1")
+        chat = ChatRequest(
+            model="nexus-auto",
+            stream=True,
+            messages=[ChatMessage(role="user", content="Write a long poem about the sea")],
+        )
+        turn = await gw.services.chat.turn(caller, TurnRequest(chat=chat))
+        async for event in turn:
+            if event.type == "token":
+                break
+        await turn.cancel()
+        return turn.work_order_id
+
+    wo = gw.call(start_and_cancel())
+    deadline = time.monotonic() + 10
+    while not any(f.cancellations for f in fakes.values()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert any(f.cancellations for f in fakes.values()), "the upstream never saw the run stop"
+    gw.call(gw.services.accounting.flush())
+    order = httpx.get(gw.base_url + f"/api/work-orders/{wo}").json()
+    assert order["status"] == "cancelled" and order["tokens_out"] > 0, order

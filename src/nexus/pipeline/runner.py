@@ -56,6 +56,7 @@ class Pipeline:
         self.sinks: list[EventSink] = list(sinks or [])
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._runs: dict[str, asyncio.Task[None]] = {}
         self._closing = False
 
     # -- public API ---------------------------------------------------------------------------------
@@ -146,6 +147,15 @@ class Pipeline:
         first = (started or StartedData()).model_copy(update={"reply": reply, "resumed": True})
         return self._drive(command, tenant, session_id, paused.run_id, first, meter, deadline)
 
+    def cancel(self, run_id: str) -> bool:
+        """Stop a running run now (its model calls are cancelled upstream; it ends `cancelled`): a voice
+        barge-in, say. False when it is not running here."""
+        task = self._runs.get(run_id)
+        if task is None or task.done():
+            return False
+        task.cancel()
+        return True
+
     async def aclose(self) -> None:
         self._closing = True  # runs cut now were interrupted by the process stopping
         for task in list(self._tasks):
@@ -187,7 +197,9 @@ class Pipeline:
             self._execute(graph_input, tenant, session_id, run_id, start, queue), context=context
         )
         self._tasks.add(task)
+        self._runs[run_id] = task
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(lambda _: self._runs.pop(run_id, None))
         while True:
             item = await queue.get()
             if item is _END:

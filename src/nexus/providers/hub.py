@@ -143,7 +143,8 @@ class ModelHub:
         ordered = [first.id, *first.fallbacks]
         if not st.demo:
             same_tags = sorted(
-                (m for m in st.catalogue.models if set(m.tags) & set(first.tags)),
+                # Only entries of the same kind: a chat model never falls back to an audio-only one.
+                (m for m in st.catalogue.models if set(m.tags) & set(first.tags) and m.chat == first.chat),
                 key=lambda m: m.blended_price,
             )
             ordered += [m.id for m in same_tags]

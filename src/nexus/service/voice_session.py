@@ -270,7 +270,7 @@ class VoiceSession:
             if speaker is not None:
                 await speaker.close()
             if answer.turn is not None:
-                await answer.turn.aclose()
+                await answer.turn.cancel()  # a routed run stops too (a no-op once it has finished)
 
     async def _final(self, answer: _Answer, d: FinalData | InterruptData, speaker: _Speaker | None) -> None:
         text = d.answer if isinstance(d, FinalData) else d.question
