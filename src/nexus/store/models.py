@@ -224,3 +224,4 @@ from nexus.store import models_rag as _models_rag  # noqa: E402,F401  (rag)
 
 # Background jobs, process leases and named leases live with the jobs area.
 from nexus.store.models_jobs import Instance, Job, Lease  # noqa: E402,F401
+from nexus.store import models_ops as _models_ops  # noqa: E402,F401  (ops: Telegram chats, heartbeat history)
