@@ -25,7 +25,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
 import httpx
 import orjson
@@ -244,19 +244,20 @@ class FakeTelegram(FakeServer):
             self._new_update = asyncio.Event()
         prefix = f"/bot{self.token}/"
         file_prefix = f"/file/bot{self.token}/"
-        if req.method == "GET" and req.path.startswith(file_prefix):
-            path = req.path[len(file_prefix) :]
+        path = unquote(req.path)  # clients may percent-encode the token's ':'
+        if req.method == "GET" and path.startswith(file_prefix):
+            path = path[len(file_prefix) :]
             found = next((d for p, d in self._files.data.values() if p == path), None)
             if found is None:
                 ex.send(404, self.error_body(404, "Not Found"))
             else:
                 ex.send(200, found, {"content-type": "application/octet-stream"})
             return
-        if not req.path.startswith(prefix):
-            status = 401 if req.path.startswith("/bot") else 404
+        if not path.startswith(prefix):
+            status = 401 if path.startswith("/bot") else 404
             ex.send(status, self.error_body(status, "Unauthorized" if status == 401 else "Not Found"))
             return
-        method = req.path[len(prefix) :]
+        method = path[len(prefix) :]
         try:
             params = _params(req)
             handler = getattr(self, "_m_" + method.lower(), None)

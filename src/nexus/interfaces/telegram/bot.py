@@ -299,7 +299,7 @@ class TelegramBot:
         if not text.strip():
             await self.say(who.chat_id, "The voice note had no words I could make out.")
             return
-        await self.say(who.chat_id, f"🎙️ _{text.strip()}_")
+        await self.say(who.chat_id, f"🎙️ “{text.strip()}”")
         await self._turn(who, [ChatMessage(role="user", content=text)], remember=text)
 
     # -- one chat turn through the service -----------------------------------------------------
@@ -331,7 +331,7 @@ class TelegramBot:
             if remember is not None:
                 await self.chats.remember(tenant, who.chat_id, remember)
         if isinstance(outcome, InterruptData):
-            await self.say(who.chat_id, f"❓ {outcome.question}\n\n_Reply to continue._")
+            await self.say(who.chat_id, f"❓ {outcome.question}\n\n(Reply to continue.)")
         elif isinstance(outcome, FinalData):
             await self.say(who.chat_id, outcome.answer)
 
