@@ -143,12 +143,18 @@ def alert_sinks(settings: Settings, *, telegram: bool) -> list[AlertSink]:
 
 
 def default_checks(
-    settings: Settings, store: Store, hub: object, *, jobs: JobsProbe | None, ui_url: str | None
+    settings: Settings,
+    store: Store,
+    hub: object,
+    *,
+    jobs: JobsProbe | None,
+    ui_url: str | None,
+    gateway_url: str | None = None,
 ) -> list[Check]:
     from nexus.providers.hub import ModelHub
 
     assert isinstance(hub, ModelHub)
-    gateway = settings.heartbeat_gateway_url or f"http://{settings.host}:{settings.port}"
+    gateway = gateway_url or settings.heartbeat_gateway_url or f"http://{settings.host}:{settings.port}"
     checks: list[Check] = [
         GatewayCheck(gateway, settings),
         DatabaseCheck(store, settings),

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Query
+from fastapi import APIRouter, FastAPI, Query, Request
 from starlette.responses import Response
 
 from nexus.gateway.deps import AdminDep, GlobalAdminDep, ServicesDep
@@ -88,10 +88,11 @@ async def health_history(
 
 
 @router.post("/admin/health/run", summary="Run the heartbeat's checks now and record them (global admin)")
-async def run_checks(_: GlobalAdminDep, services: ServicesDep) -> dict[str, Any]:
+async def run_checks(request: Request, _: GlobalAdminDep, services: ServicesDep) -> dict[str, Any]:
     s = services.settings
+    here = str(request.base_url).rstrip("/")  # the gateway check asks this very process
     beat = Heartbeat(
-        default_checks(s, services.store, services.hub, jobs=None, ui_url=None),
+        default_checks(s, services.store, services.hub, jobs=None, ui_url=None, gateway_url=here),
         timeout_s=s.heartbeat_timeout_s,
         history=History(services.store, s.heartbeat_history_days),
     )
