@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.pipeline.harness import MODELS
+import yaml
+from tests.pipeline.harness import write_test_catalogue
 
 from nexus.config.settings import Settings
 from nexus.testing import FakeOpenAI, FakeTelegram
 from nexus.testing.fake_telegram import DEFAULT_TOKEN, SentMessage
-from nexus.testing.gateway import GatewayServer, write_catalogue
+from nexus.testing.gateway import GatewayServer
 
 ADMIN, MEMBER, GLOBEX = 1001, 1002, 2001
 USERS = f"{ADMIN}=acme:admin,{MEMBER}=acme:member,{GLOBEX}=globex:member"
@@ -25,27 +26,14 @@ HOOK_PATH = "/telegram/hook-a1b2c3"
 
 
 def write_vision_catalogue(path: Path, fakes: dict[str, FakeOpenAI]) -> Path:
-    def entry(m: str) -> dict[str, Any]:
-        e: dict[str, Any] = {"id": m, "base_url": fakes[m].base_url, "context_window": 4096, "tags": [m]}
-        if m == "general":
-            e["capabilities"] = ["tools", "json", "vision"]
-        return e
-
-    return write_catalogue(
-        path,
-        [entry(m) for m in MODELS],
-        roles={
-            "classifier": "cheap",
-            "self_answer": "cheap",
-            "compressor": "cheap",
-            "default": "general",
-            "aggregator": "agg",
-            "judge": "judge",
-            "escalation": "senior",
-        },
-        workers={"code": "coder", "math": "general", "writing": "general"},
-        pipeline={"subtask_timeout_s": 1.0, "judge_threshold": 7, "qa_retries": 1},
-    )
+    """The pipeline tests' catalogue, with `general` able to read images."""
+    write_test_catalogue(path, fakes)
+    cat = yaml.safe_load(path.read_text())
+    for entry in cat["models"]:
+        if entry["id"] == "general":
+            entry["capabilities"] = ["tools", "json", "vision"]
+    path.write_text(yaml.safe_dump(cat, sort_keys=False))
+    return path
 
 
 def telegram_settings(data_dir: Path, catalogue: Path, tg: FakeTelegram, **extra: Any) -> Settings:

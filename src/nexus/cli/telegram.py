@@ -74,6 +74,8 @@ def telegram_cmd(
     delete: Annotated[bool, typer.Option("--delete", help="webhook: remove the webhook instead.")] = False,
 ) -> None:
     """Run the Telegram bot (polling) or register its webhook with Telegram (webhook)."""
+    from telegram.error import TelegramError
+
     from nexus.config.settings import Settings
     from nexus.interfaces.telegram import AllowListError, TelegramNotConfigured
 
@@ -88,6 +90,6 @@ def telegram_cmd(
             console.print(asyncio.run(register_webhook(settings, url, delete=delete)))
         else:
             asyncio.run(run_polling(settings))
-    except (ValueError, AllowListError, TelegramNotConfigured) as exc:
+    except (ValueError, AllowListError, TelegramNotConfigured, TelegramError) as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None

@@ -332,11 +332,12 @@ class FakeTelegram(FakeServer):
                 msg = SentMessage(chat_id, next(self._message_ids), text, plain, entities, mode)
                 self.sent.append(msg)
             else:
-                msg = next(
+                found = next(
                     (m for m in self.sent if m.chat_id == chat_id and m.message_id == message_id), None
                 )
-                if msg is None:
+                if found is None:
                     raise BotApiError(400, "Bad Request: message to edit not found")
+                msg = found
                 if msg.text == text:
                     raise BotApiError(400, "Bad Request: message is not modified")
                 msg.text, msg.plain, msg.entities, msg.parse_mode = text, plain, entities, mode
@@ -448,8 +449,9 @@ def _params(req: RecordedRequest) -> dict[str, Any]:
         for part in msg.iter_parts():
             name = part.get_param("name", header="content-disposition")
             if name:
-                payload = part.get_payload(decode=True) or b""
-                out[str(name)] = payload if part.get_filename() else payload.decode("utf-8")
+                payload = part.get_payload(decode=True)
+                data = payload if isinstance(payload, bytes) else b""
+                out[str(name)] = data if part.get_filename() else data.decode("utf-8")
     else:
         raise BotApiError(400, f"Bad Request: unsupported content type {ctype!r}")
     return out
