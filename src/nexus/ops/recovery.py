@@ -25,7 +25,7 @@ import httpx
 from nexus.config.settings import Settings
 from nexus.ops.checks import STUCK_STATUSES
 from nexus.ops.jobs import JobsProbe
-from nexus.ops.types import CheckResult
+from nexus.ops.types import CheckResult, State
 from nexus.store import Store, TenantScope
 from nexus.store.models import WorkOrder, utcnow
 from nexus.store.prune import checkpoint_pruner_for
@@ -157,7 +157,7 @@ class UICheck:
                 r = await client.get(self.url)
         except httpx.HTTPError as exc:
             return [CheckResult(self.name, "warning", f"not answering: {type(exc).__name__}")]
-        state = "ok" if r.status_code == 200 else "warning"
+        state: State = "ok" if r.status_code == 200 else "warning"
         return [CheckResult(self.name, state, f"HTTP {r.status_code}")]
 
 

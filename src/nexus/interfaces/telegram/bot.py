@@ -18,7 +18,7 @@ import contextlib
 import logging
 import uuid
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,7 +62,7 @@ PHOTO_PROMPT = "Describe this image."
 TYPING_EVERY_S = 4.5
 SEEN_UPDATES = 2048
 
-Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
+Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
 
 
 class TelegramNotConfigured(Exception):
@@ -83,6 +83,9 @@ class _Who:
 
     def caller(self) -> Caller:
         return Caller(principal=self.principal, door=DOOR, request_id="tg-" + uuid.uuid4().hex[:20])
+
+
+Step = Callable[[_Who, Update, list[str]], Awaitable[None]]
 
 
 class TelegramBot:
@@ -158,7 +161,7 @@ class TelegramBot:
 
     # -- handlers ------------------------------------------------------------------------------
     def _register(self) -> None:
-        commands: dict[str, Handler] = {
+        commands: dict[str, Step] = {
             "start": self._start,
             "help": self._help,
             "new": self._new,
@@ -176,7 +179,7 @@ class TelegramBot:
         self.app.add_handler(MessageHandler(filters.COMMAND, self._guarded(self._unknown)))
         self.app.add_error_handler(self._on_error)
 
-    def _guarded(self, fn: Callable[[_Who, Update, list[str]], Awaitable[None]]) -> Handler:
+    def _guarded(self, fn: Step) -> Handler:
         """Resolve the user against the allow-list (refuse and audit anyone else), then run `fn`;
         a refusal of the service layer becomes a reply, never a silent failure."""
 
@@ -250,7 +253,9 @@ class TelegramBot:
             else:
                 self.services.hub.entry(choice)  # UnknownModel → "that model does not exist"
                 if not self.services.hub.is_available(choice):
-                    raise ServiceError(503, f"The model {choice!r} has no credentials.", code="model_unavailable")
+                    raise ServiceError(
+                        503, f"The model {choice!r} has no credentials.", code="model_unavailable"
+                    )
                 await self.chats.pin(tenant, who.chat_id, choice)
         state = await self.chats.get(tenant, who.chat_id)
         await self.say(who.chat_id, model_text(self.services, state.model))
@@ -276,7 +281,10 @@ class TelegramBot:
         data = bytes(await file.download_as_bytearray())
         url = "data:image/jpeg;base64," + base64.b64encode(data).decode("ascii")
         prompt = msg.caption or PHOTO_PROMPT
-        parts = [{"type": "text", "text": prompt}, {"type": "image_url", "image_url": {"url": url}}]
+        parts: list[dict[str, Any]] = [
+            {"type": "text", "text": prompt},
+            {"type": "image_url", "image_url": {"url": url}},
+        ]
         # The image travels in the request itself, so this turn carries its own (one-message) history.
         await self._turn(who, [ChatMessage(role="user", content=parts)], client_history=True)
 

@@ -114,7 +114,9 @@ def model_text(services: Services, pinned: str | None) -> str:
     hub = services.hub
     available = sorted(hub.available_ids())
     current = pinned or AUTO_MODEL
-    lines = [f"**Model for this chat**: `{current}`" + (" (routed per request)" if not pinned else " (pinned)")]
+    lines = [
+        f"**Model for this chat**: `{current}`" + (" (routed per request)" if not pinned else " (pinned)")
+    ]
     lines.append("choices: `auto`, " + ", ".join(f"`{m}`" for m in available))
     lines.append("pin one with /model NAME; /model auto routes again")
     return "\n".join(lines)
