@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from tests.interfaces.telegram_env import ADMIN, MEMBER, telegram_settings, write_vision_catalogue
 
+from nexus.config.settings import Settings
 from nexus.embeddings import HashingEmbedder
 from nexus.interfaces.telegram import AccessList, AllowListError, TelegramBot, parse_allow_list
 from nexus.interfaces.telegram.voice import TranscriptionError
@@ -90,3 +91,5 @@ def test_the_allow_list_is_parsed_strictly() -> None:
         with pytest.raises(AllowListError):
             parse_allow_list(bad)
     assert AccessList(users).principal(99) is None
+    with pytest.raises(ValueError, match="under /telegram/"):
+        Settings(telegram_webhook_path="/hook")  # the gateway serves webhooks only under /telegram/

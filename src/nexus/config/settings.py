@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -193,6 +193,13 @@ class Settings(BaseSettings):
     # Bounded recovery: attempts per action per incident, and the age of temp files it may prune.
     heartbeat_recovery_attempts: int = 3
     heartbeat_temp_max_age_h: float = 24.0
+
+    @field_validator("telegram_webhook_path")
+    @classmethod
+    def _telegram_webhook_path(cls, v: str) -> str:
+        if not v.startswith("/telegram/") or v == "/telegram/":
+            raise ValueError("must be a path under /telegram/, e.g. /telegram/webhook")
+        return v
 
     def resolved_database_url(self) -> str:
         if self.database_url:
