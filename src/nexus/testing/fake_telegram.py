@@ -78,9 +78,7 @@ class BotApiError(Exception):
 
 
 class FakeTelegram(FakeServer):
-    def __init__(
-        self, token: str = DEFAULT_TOKEN, *, username: str = "nexus_test_bot", **kw: Any
-    ) -> None:
+    def __init__(self, token: str = DEFAULT_TOKEN, *, username: str = "nexus_test_bot", **kw: Any) -> None:
         super().__init__(**kw)
         self.token = token
         self.bot_id = int(token.split(":", 1)[0])
@@ -134,7 +132,13 @@ class FakeTelegram(FakeServer):
         message = self._message(user_id, chat_id, "private", None)
         message["photo"] = [
             {"file_id": file_id + "-s", "file_unique_id": file_id + "s", "width": 90, "height": 90},
-            {"file_id": file_id, "file_unique_id": file_id, "width": 800, "height": 600, "file_size": len(data)},
+            {
+                "file_id": file_id,
+                "file_unique_id": file_id,
+                "width": 800,
+                "height": 600,
+                "file_size": len(data),
+            },
         ]
         self._files.data[file_id + "-s"] = self._files.data[file_id]
         if caption:
@@ -225,7 +229,9 @@ class FakeTelegram(FakeServer):
                 left = deadline - time.monotonic()
                 if left <= 0:
                     texts = [m.plain[:80] for m in got]
-                    raise TimeoutError(f"chat {chat_id}: {len(got)} messages, wanted {after + count}: {texts}")
+                    raise TimeoutError(
+                        f"chat {chat_id}: {len(got)} messages, wanted {after + count}: {texts}"
+                    )
                 self._changed.wait(left)
 
     def clear(self) -> None:

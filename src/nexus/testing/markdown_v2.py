@@ -50,7 +50,9 @@ class _Parser:
     entities: list[dict[str, Any]] = field(default_factory=list)
 
     def fail(self, what: str) -> MarkdownV2Error:
-        return MarkdownV2Error(f"can't parse entities: {what} at byte offset {len(self.src[: self.i].encode())}")
+        return MarkdownV2Error(
+            f"can't parse entities: {what} at byte offset {len(self.src[: self.i].encode())}"
+        )
 
     def emit(self, s: str) -> None:
         self.out.append(s)
