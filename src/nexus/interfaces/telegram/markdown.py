@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 
 from telegram.helpers import escape_markdown
 
@@ -79,8 +80,14 @@ class _Seg:
         return head, (_Seg(self.kind, rest, self.url) if rest else None)
 
 
+@lru_cache(maxsize=4096)
+def _char_cost(escape: Callable[[str], str], ch: str) -> int:
+    """Rendered size of one character: escaping works per character, so sizes add up."""
+    return units(escape(ch))
+
+
 def _cost(text: str, escape: Callable[[str], str]) -> int:
-    return sum(units(escape(ch)) for ch in text)
+    return sum(_char_cost(escape, ch) for ch in text)
 
 
 def _cut(text: str, room: int, escape: Callable[[str], str], *, prefer_space: bool) -> int:
@@ -88,7 +95,7 @@ def _cut(text: str, room: int, escape: Callable[[str], str], *, prefer_space: bo
     used = 0
     cut = 0
     for i, ch in enumerate(text):
-        cost = units(escape(ch))
+        cost = _char_cost(escape, ch)
         if used + cost > room:
             break
         used += cost
