@@ -1,7 +1,7 @@
 """Ops: Telegram chat state (session, pinned model, last request per chat and tenant) and heartbeat history.
 
 Revision ID: 0006
-Revises: 0007_agents
+Revises: 0003
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0007_agents"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
