@@ -7,6 +7,7 @@ app's routes so a route that takes chat turns cannot be added without being list
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import uuid
 from collections.abc import Awaitable, Callable
@@ -16,6 +17,7 @@ from typing import Any
 import httpx
 import websockets
 
+from nexus.testing.fake_telegram import FakeTelegram
 from nexus.testing.gateway import GatewayServer
 
 EXPLICIT_MODEL = "general"
@@ -136,12 +138,83 @@ async def _work_order(gw: GatewayServer, key: str | None, text: str, session: st
     return Outcome(504, "work_order_timeout")
 
 
+# -- Telegram: a user of the fake Bot API, whose updates reach the gateway's webhook ------------------
+# The matrix's gateway serves the webhook (telegram_settings() below); a test key stands for a Telegram
+# user: the driver grants the key's principal (tenant, role, limits, budget subject) to a fresh user id
+# in the running bot's allow-list — what NEXUS_TELEGRAM_USERS does at start — and talks as that user.
+# No key is a user on no list. A refusal reply carries its status and code ("(error 429 …)"); the
+# unknown user's 401 "not_allowed" is the door's "invalid_api_key". `session` names a (group) chat:
+# Telegram users cannot name sessions, each chat has one per tenant: the rule "per_chat_session"
+# replaces "session" for this door (test_policy_matrix checks it).
+TELEGRAM_SECRET = "matrix-telegram-secret-0123"
+TELEGRAM_HOOK = "/telegram/matrix-hook"
+_telegram: FakeTelegram | None = None
+_telegram_users = itertools.count(700_000_001)
+_telegram_keys: dict[str, int] = {}
+
+
+def telegram_fake() -> FakeTelegram:
+    global _telegram
+    if _telegram is None:
+        _telegram = FakeTelegram()
+        _telegram.start()
+    return _telegram
+
+
+def telegram_settings() -> dict[str, Any]:
+    """Settings that make a test gateway serve the Telegram door (set TELEGRAM_BOT_TOKEN to `.token`)."""
+    return {
+        "telegram_base_url": telegram_fake().base_url,
+        "telegram_webhook_secret": TELEGRAM_SECRET,
+        "telegram_webhook_path": TELEGRAM_HOOK,
+    }
+
+
+def connect_telegram(gw: GatewayServer) -> None:
+    """Point the fake Bot API's webhook at this gateway (setWebhook, as `nexus telegram --mode webhook`)."""
+    from nexus.cli.telegram import register_webhook
+
+    asyncio.run(register_webhook(gw.services.settings, gw.base_url + TELEGRAM_HOOK))
+
+
+async def _telegram_user(gw: GatewayServer, key: str | None) -> int:
+    if key is None:
+        return next(_telegram_users)  # on no allow-list
+    if key not in _telegram_keys:
+        principal = await asyncio.wrap_future(
+            asyncio.run_coroutine_threadsafe(gw.services.auth.authenticate(key), gw.state.loop)
+        )
+        _telegram_keys[key] = next(_telegram_users)
+        gw.state.telegram.bot.access.grant(_telegram_keys[key], principal)
+    return _telegram_keys[key]
+
+
+async def _telegram_door(gw: GatewayServer, key: str | None, text: str, session: str | None) -> Outcome:
+    from nexus.interfaces.telegram.replies import error_tag
+
+    fake = telegram_fake()
+    user = await _telegram_user(gw, key)
+    chat = int(session) if session else user
+    before = len(fake.messages(chat))
+    kind = "private" if chat == user else "group"
+    delivery = await asyncio.to_thread(fake.user_says, user, text, chat_id=chat, chat_type=kind)
+    if delivery is None or delivery.status != 200:
+        return Outcome(delivery.status if delivery else 0, None, delivery.body if delivery else "no webhook")
+    replies = "\n".join(m.plain for m in fake.messages(chat)[before:])
+    tag = error_tag(replies)
+    if tag is None:
+        return Outcome(200, None, replies)
+    status, code = tag
+    return Outcome(status, "invalid_api_key" if code == "not_allowed" else code, replies)
+
+
 Send = Callable[[GatewayServer, str | None, str, str | None], Awaitable[Outcome]]
 
 # The matrix's rules. A door takes all of them unless it says otherwise: transcription has no chat turn
 # (no text of the client's reaches a chat model, nothing to audit for injection) and no sessions.
 RULES = frozenset({"secret", "injection", "budget", "rate_limit", "no_key", "session"})
 AUDIO_RULES = frozenset({"budget", "rate_limit", "no_key"})
+TELEGRAM_RULES = (RULES - {"session"}) | {"per_chat_session"}
 
 
 @dataclass(frozen=True)
@@ -175,6 +248,7 @@ DOORS: tuple[Door, ...] = (
     Door("ws-chat", (("WEBSOCKET", "/ws/chat"),), _ws, "ws"),
     Door("api-chat", (("POST", "/api/chat"),), _api_chat, "api_chat"),
     Door("work-order", (("POST", "/api/work-orders"),), _work_order, "work_order"),
+    Door("telegram", (("POST", "/telegram/{hook_path:path}"),), _telegram_door, "telegram", TELEGRAM_RULES),
 )
 
 

@@ -17,7 +17,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.gateway.doors import DOORS, Door, Outcome, heard
+from tests.gateway.doors import (
+    DOORS,
+    Door,
+    Outcome,
+    connect_telegram,
+    heard,
+    telegram_fake,
+    telegram_settings,
+)
 from tests.pipeline.conftest import classifier_cache, fakes  # noqa: F401  (fixtures)
 from tests.pipeline.harness import TEST_KEY, make_app, write_test_catalogue
 from tests.voice.conftest import with_audio
@@ -73,6 +81,7 @@ def env(
     audio = FakeOpenAI()
     audio.start()
     audio.hear = heard  # the voice doors' transcripts are their texts
+    mp.setenv("TELEGRAM_BOT_TOKEN", telegram_fake().token)
     settings = Settings(
         data_dir=d,
         config=with_audio(write_test_catalogue(d / "catalogue.yaml", fakes), audio),
@@ -80,8 +89,10 @@ def env(
         attempt_timeout_s=5,
         total_timeout_s=10,
         max_retries=0,
+        **telegram_settings(),
     )
     with GatewayServer(settings, app=make_app(settings, classifier_cache)) as gw:
+        connect_telegram(gw)
         yield Env(gw, {**fakes, "audio": audio})
     audio.stop()
     mp.undo()
@@ -220,3 +231,31 @@ def test_a_tenants_model_allow_list_holds_on_the_explicit_and_routed_paths(env: 
     )
     assert routed.status_code == 200, routed.text
     assert routed.json()["nexus"]["models"] == ["senior"]
+
+
+@pytest.mark.parametrize("door", doors("per_chat_session"), ids=str)
+def test_a_chat_shared_by_two_tenants_keeps_their_sessions_apart(env: Env, door: Door) -> None:
+    """Doors where a client cannot name a session (Telegram: one per chat and tenant): in a group chat
+    with users of two tenants, the intruder's message neither resumes nor reads the owner's run."""
+    from nexus.store.repos.ops import TelegramChats
+
+    owner, intruder = _tenant(), _tenant()
+    owner_key, _ = env.key(owner)
+    intruder_key, _ = env.key(intruder)
+    chat = str(-1_000_000_000 - int(uuid.uuid4().int % 1_000_000))
+    paused = env.run(door, owner_key, "fix it", chat)
+    assert paused.status == 200, paused.text
+
+    async def session_of(tenant: str) -> str | None:
+        row = await TelegramChats(env.gw.services.store.sessions, TenantScope(tenant)).state(int(chat))
+        return row.session_id if row else None
+
+    owner_session = env.gw.call(session_of(owner))
+    assert env.gw.call(env.gw.services.pipeline.paused(owner_session, owner)) is not None
+    for f in env.fakes.values():
+        f.clear()
+    out = env.run(door, intruder_key, "what did they ask?", chat)
+    assert out.status == 200, out.text
+    assert env.gw.call(session_of(intruder)) not in (None, owner_session)
+    assert env.gw.call(env.gw.services.pipeline.paused(owner_session, owner)) is not None  # not resumed
+    assert "fix it" not in env.upstream_bodies()  # the owner's words reached no upstream in this turn

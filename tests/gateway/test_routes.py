@@ -43,6 +43,7 @@ OTHERS = {
     ("GET", "/api/jobs/{job_id}"),
     ("POST", "/api/jobs/{job_id}/cancel"),
     ("GET", "/api/health/detailed"),
+    ("GET", "/api/health/history"),  # admins only (tests/ops/test_health_api.py)
     ("GET", "/metrics"),
     ("GET", "/openapi.json"),
     ("GET", "/docs"),

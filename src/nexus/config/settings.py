@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -155,6 +155,51 @@ class Settings(BaseSettings):
     # How often a remote transcriber re-reads the utterance so far for a partial transcript (each read
     # is a metered call); 0 = partials only from the offline transcriber.
     voice_partial_interval_ms: int = Field(default=0, ge=0)
+
+    # --- Telegram interface and heartbeat (ops; docs/telegram.md, docs/heartbeat.md) ---
+    # The bot token is TELEGRAM_BOT_TOKEN (environment or secrets file), appended to this base URL.
+    telegram_base_url: str = "https://api.telegram.org/bot"
+    # Allow-list: "user_id=tenant:role" pairs separated by commas; anyone else is refused (and audited).
+    telegram_users: str = ""
+    # Requests per minute per Telegram user (their own rate limit; the tenant's applies too); 0 = none.
+    telegram_user_rpm: int = 20
+    # Webhook mode: the gateway serves this path (under /telegram/) and checks Telegram's secret token.
+    telegram_webhook_path: str = "/telegram/webhook"
+    telegram_webhook_url: str | None = None
+    telegram_webhook_secret: str | None = None
+    # The heartbeat: how often, what it probes, and the thresholds of its warning/critical states.
+    heartbeat_interval_s: float = Field(default=60.0, gt=0)
+    heartbeat_gateway_url: str | None = None  # None: http://{host}:{port}
+    heartbeat_timeout_s: float = Field(default=5.0, gt=0)
+    heartbeat_latency_warn_ms: float = 2000.0
+    heartbeat_disk_warn_pct: float = 85.0
+    heartbeat_disk_crit_pct: float = 95.0
+    heartbeat_memory_warn_pct: float = 90.0
+    heartbeat_memory_crit_pct: float = 97.0
+    heartbeat_gpu_memory_warn_pct: float = 90.0
+    heartbeat_gpu_memory_crit_pct: float = 98.0
+    heartbeat_gpu_temp_warn_c: float = 85.0
+    heartbeat_gpu_temp_crit_c: float = 95.0
+    heartbeat_budget_warn_pct: float = 80.0
+    heartbeat_budget_crit_pct: float = 95.0
+    heartbeat_stuck_run_s: float = 900.0
+    heartbeat_queue_lag_warn_s: float = 60.0
+    heartbeat_queue_lag_crit_s: float = 600.0
+    # Alerts: one per incident, then at most one reminder per cooldown, then a recovery message.
+    heartbeat_alert_cooldown_s: float = 900.0
+    heartbeat_alert_webhook: str | None = None
+    heartbeat_alert_chats: str = ""  # Telegram chat ids for alerts, separated by commas
+    heartbeat_history_days: int = 7
+    # Bounded recovery: attempts per action per incident, and the age of temp files it may prune.
+    heartbeat_recovery_attempts: int = 3
+    heartbeat_temp_max_age_h: float = 24.0
+
+    @field_validator("telegram_webhook_path")
+    @classmethod
+    def _telegram_webhook_path(cls, v: str) -> str:
+        if not v.startswith("/telegram/") or v == "/telegram/":
+            raise ValueError("must be a path under /telegram/, e.g. /telegram/webhook")
+        return v
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -35,8 +35,10 @@ from nexus.gateway.routes import (
     metrics,
     observability,
     openai,
+    ops,
     roles,
     routing,
+    telegram,
     voice,
 )
 from nexus.gateway.security import gate
@@ -49,7 +51,22 @@ from nexus.telemetry import Metrics
 log = logging.getLogger("nexus.gateway")
 
 # Every route module, in the order their routes appear in the OpenAPI document.
-ROUTES = (health, openai, chat, routing, observability, jobs, roles, metrics, keys, admin, audio, voice)
+ROUTES = (
+    health,
+    openai,
+    chat,
+    routing,
+    observability,
+    jobs,
+    roles,
+    metrics,
+    keys,
+    admin,
+    audio,
+    voice,
+    telegram,
+    ops,
+)
 
 
 def _install_sighup(hub: ModelHub) -> None:

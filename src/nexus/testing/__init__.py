@@ -12,6 +12,7 @@ from nexus.testing.callbacks import CallbackReceiver
 from nexus.testing.fake_anthropic import FakeAnthropic
 from nexus.testing.fake_gemini import FakeGemini
 from nexus.testing.fake_openai import FakeOpenAI
+from nexus.testing.fake_telegram import FakeTelegram
 from nexus.testing.script import Policy, Reply, ToolCall, share
 from nexus.testing.server import FakeServer, RecordedRequest
 
@@ -21,6 +22,7 @@ __all__ = [
     "FakeGemini",
     "FakeOpenAI",
     "FakeServer",
+    "FakeTelegram",
     "Policy",
     "RecordedRequest",
     "Reply",

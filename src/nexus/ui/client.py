@@ -207,3 +207,50 @@ class NexusClient:
         return self.request(
             "DELETE", f"/admin/models/{quote(model_id, safe='')}/prototypes", json={"text": text}
         )
+
+    # -- admin console (roles are enforced by the gateway: a member gets 403) -------------------
+    def tenants(self) -> Any:
+        return self.get("/admin/tenants")
+
+    def create_tenant(self, tenant_id: str, name: str = "", **limits: Any) -> Any:
+        body = {"id": tenant_id, "name": name, **{k: v for k, v in limits.items() if v}}
+        return self.request("POST", "/admin/tenants", json=body)
+
+    def update_tenant(self, tenant_id: str, **changes: Any) -> Any:
+        return self.request("PATCH", f"/admin/tenants/{quote(tenant_id, safe='')}", json=changes)
+
+    def budgets(self, tenant_id: str) -> Any:
+        return self.get(f"/admin/tenants/{quote(tenant_id, safe='')}/budgets")
+
+    def set_budget(self, tenant_id: str, **budget: Any) -> Any:
+        return self.request("PUT", f"/admin/tenants/{quote(tenant_id, safe='')}/budgets", json=budget)
+
+    def delete_budget(self, tenant_id: str, budget_id: int) -> Any:
+        return self.request("DELETE", f"/admin/tenants/{quote(tenant_id, safe='')}/budgets/{int(budget_id)}")
+
+    def keys(self) -> Any:
+        return self.get("/admin/keys")
+
+    def create_key(self, **body: Any) -> Any:
+        return self.request(
+            "POST", "/admin/keys", json={k: v for k, v in body.items() if v not in (None, "")}
+        )
+
+    def revoke_key(self, key_id: str) -> Any:
+        return self.request("DELETE", f"/admin/keys/{quote(key_id, safe='')}")
+
+    def health_history(self, **filters: Any) -> Any:
+        return self.get("/api/health/history", **filters)
+
+    def run_checks(self) -> Any:
+        return self.request("POST", "/admin/health/run")
+
+    def health_detailed(self) -> Any:
+        return self.get("/api/health/detailed")
+
+    def audit(self, **filters: Any) -> Any:
+        return self.get("/api/audit", **filters)
+
+    def audit_csv(self, **filters: Any) -> str:
+        clean = {k: v for k, v in filters.items() if v not in (None, "")}
+        return str(self.request("GET", "/admin/audit/export", params=clean))
