@@ -59,6 +59,11 @@ from nexus.cli import worker as _worker  # noqa: E402  (jobs)
 
 app.command("worker")(_worker.worker_cmd)
 app.command("scheduler")(_scheduler.scheduler_cmd)
+from nexus.cli import heartbeat as _heartbeat  # noqa: E402  (ops)
+from nexus.cli import telegram as _telegram  # noqa: E402  (ops)
+
+app.command("heartbeat")(_heartbeat.heartbeat_cmd)
+app.command("telegram")(_telegram.telegram_cmd)
 
 if __name__ == "__main__":
     app()

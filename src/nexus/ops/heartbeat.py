@@ -24,6 +24,7 @@ from nexus.ops.checks import (
 )
 from nexus.ops.history import History
 from nexus.ops.jobs import JobsCheck, JobsProbe
+from nexus.ops.jobs_probe import StoreJobsProbe
 from nexus.ops.recovery import (
     Action,
     ActionResult,
@@ -192,6 +193,7 @@ async def open_heartbeat(
 
     own_store = store is None
     the_store = store or await open_store(settings)
+    jobs = jobs if jobs is not None else StoreJobsProbe(the_store)
     hub = ModelHub(settings)
     hub.load()
     try:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -114,6 +114,8 @@ class Turn:
     events: AsyncIterator[Event]
     flagged: list[str] = field(default_factory=list)
     closing: Closing = field(default_factory=lambda: Closing())
+    # Stops a routed run now; closing the turn alone lets it finish in the background.
+    stop_run: Callable[[], object] | None = None
 
     def __aiter__(self) -> AsyncIterator[Event]:
         return self.events
@@ -123,6 +125,12 @@ class Turn:
         close = getattr(self.events, "aclose", None)
         if close is not None:
             await close()
+
+    async def cancel(self) -> None:
+        """Stop the turn's work now: the upstream call (explicit) or the whole run (routed)."""
+        if self.stop_run is not None:
+            self.stop_run()
+        await self.aclose()
 
     async def interrupt(self) -> None:
         """The server is stopping: the turn is cut, and its work order says `interrupted`."""
@@ -177,8 +185,12 @@ class ChatService:
                 param="messages",
             )
         routed = chat.model == AUTO_MODEL
-        if not routed:
-            self.hub.entry(chat.model)  # UnknownModel → 404 before anything is counted
+        if not routed and not self.hub.entry(chat.model).chat:  # UnknownModel → 404 before anything counts
+            raise invalid(
+                f"The model {chat.model!r} does not chat (audio only).",
+                code="not_a_chat_model",
+                param="model",
+            )
         session_id = check_session_id(req.session_id) if req.session_id else None
         if not req.prechecked:
             await self.admission.admit(caller.principal, lambda: _prompt_tokens(chat))
@@ -403,6 +415,7 @@ class ChatService:
             run_id=run_id,
             events=self._output_guarded(caller, outcome.policy, events),
             flagged=outcome.categories,
+            stop_run=lambda: self.pipeline.cancel(run_id),
         )
 
     def _answer(self, caller: Caller, policy: GuardPolicy, text: str) -> str:

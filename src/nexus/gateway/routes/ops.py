@@ -25,6 +25,7 @@ from nexus.gateway.routes.observability import _when
 from nexus.ops import systemd
 from nexus.ops.heartbeat import Heartbeat, default_checks
 from nexus.ops.history import History
+from nexus.ops.jobs_probe import StoreJobsProbe
 from nexus.ops.types import SEVERITY
 from nexus.store import TenantScope
 from nexus.store.repos.base import MAX_LIMIT
@@ -92,7 +93,14 @@ async def run_checks(request: Request, _: GlobalAdminDep, services: ServicesDep)
     s = services.settings
     here = str(request.base_url).rstrip("/")  # the gateway check asks this very process
     beat = Heartbeat(
-        default_checks(s, services.store, services.hub, jobs=None, ui_url=None, gateway_url=here),
+        default_checks(
+            s,
+            services.store,
+            services.hub,
+            jobs=StoreJobsProbe(services.store),
+            ui_url=None,
+            gateway_url=here,
+        ),
         timeout_s=s.heartbeat_timeout_s,
         history=History(services.store, s.heartbeat_history_days),
     )
