@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
+import subprocess
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from nexus.jobs.instance import InstanceLease
+from nexus.jobs.instance import InstanceLease, expire_dead_local_instances
 from nexus.store import Store, TenantScope
 from nexus.store.models import utcnow
 from nexus.store.models_jobs import Instance
@@ -64,6 +67,26 @@ async def test_recovery_flags_only_the_work_of_instances_whose_lease_expired(sto
     assert await store.mark_interrupted() == 1
     assert (await repo.get("unowned")).status == "failed"
     assert (await repo.get("live-run")).status == "running"
+
+
+async def test_a_restart_on_the_same_host_recovers_a_dead_process_work_at_once(store: Store) -> None:
+    """A SIGKILLed process on this host need not wait out its lease: its pid is gone from the process table."""
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # reaped: its pid names no process now
+    here = socket.gethostname()[:200]
+    await store.instances().register("killed", role="gateway", host=here, pid=gone.pid, lease_s=600)
+    await store.instances().register("alive", role="gateway", host=here, pid=os.getpid(), lease_s=600)
+    await store.instances().register(
+        "elsewhere", role="gateway", host="other-host", pid=gone.pid, lease_s=600
+    )
+    repo = store.work_orders(SYSTEM)
+    for owner in ("killed", "alive", "elsewhere"):
+        await repo.add(id=f"{owner}-run", status="running", instance_id=owner)
+
+    assert await expire_dead_local_instances(store) == ["killed"]
+    assert {w.id for w in await repo.interrupt_dead(unowned=False)} == {"killed-run"}
+    assert (await repo.get("alive-run")).status == "running"
+    assert (await repo.get("elsewhere-run")).status == "running"  # another host's pid says nothing here
 
 
 async def test_the_heartbeat_keeps_the_lease_and_a_clean_stop_ends_it(store: Store) -> None:

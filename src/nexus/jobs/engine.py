@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -31,7 +32,7 @@ from nexus.jobs.queue import TASK_NAME, JobQueue
 from nexus.jobs.runner import SYSTEM, JobRunner
 from nexus.jobs.scheduler import Scheduler
 from nexus.store import Store
-from nexus.store.models import utcnow
+from nexus.store.models import WorkOrder, utcnow
 
 log = logging.getLogger("nexus.jobs")
 
@@ -59,6 +60,7 @@ class JobEngine:
         self._finish = asyncio.Event()
         self._listener: asyncio.Task[None] | None = None
         self.listen_failures = 0
+        self.on_recovered: list[Callable[[Sequence[WorkOrder]], Awaitable[Any]]] = []
 
     @classmethod
     async def start(
@@ -180,8 +182,12 @@ class JobEngine:
             await self.queue.send(job_id, priority)
 
     async def recover_work_orders(self) -> int:
-        """Work orders of instances whose lease expired → failed, incomplete (never live instances')."""
-        return await self.store.work_orders(SYSTEM).mark_interrupted(unowned=False)
+        """Work orders of instances whose lease expired → failed, incomplete (never live instances');
+        `on_recovered` hooks (the runtime's: end those runs' traces) get them."""
+        orders = await self.store.work_orders(SYSTEM).interrupt_dead(unowned=False)
+        for hook in self.on_recovered if orders else ():
+            await hook(orders)
+        return len(orders)
 
     async def _maintain(self) -> None:
         poll = self.settings.jobs_poll_s

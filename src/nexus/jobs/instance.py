@@ -27,6 +27,28 @@ def new_instance_id(role: str) -> str:
     return f"{role}-{socket.gethostname()[:40]}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists on this host (a reused pid counts as alive: the safe side)."""
+    if pid <= 0:
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by another user
+        return True
+    return True
+
+
+async def expire_dead_local_instances(store: Store) -> list[str]:
+    """Instances of this host whose process is gone lose their lease now, so their work is recovered at
+    start-up instead of after the lease runs out."""
+    dead = await store.instances().expire_dead_on_host(socket.gethostname()[:200], pid_alive)
+    if dead:
+        log.warning("instances of this host whose process is gone: %s", ", ".join(dead))
+    return dead
+
+
 class InstanceLease:
     def __init__(self, store: Store, *, role: str, lease_s: float, instance_id: str | None = None) -> None:
         self.store = store
@@ -48,6 +70,7 @@ class InstanceLease:
         return time.monotonic() - self._last_ok < self.lease_s
 
     async def start(self) -> InstanceLease:
+        await expire_dead_local_instances(self.store)
         await self.store.instances().register(
             self.id, role=self.role, host=socket.gethostname()[:200], pid=os.getpid(), lease_s=self.lease_s
         )

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from nexus.config.settings import Settings
 from nexus.embeddings.base import Embedder
 from nexus.jobs import JobEngine
+from nexus.jobs.instance import expire_dead_local_instances
 from nexus.pipeline.events import Event, JudgedData, RoutedData
 from nexus.pipeline.ports import ClassifierLike
 from nexus.pipeline.runner import Pipeline, open_pipeline
@@ -158,11 +159,11 @@ async def build(
 
         store = await open_store(settings)
         stack.push_async_callback(store.close)
-        stale = await store.work_orders(TenantScope.system()).active()
-        if await store.mark_interrupted():
+        await expire_dead_local_instances(store)
+        stale = await store.work_orders(TenantScope.system()).interrupt_dead()
+        if stale:
             log.warning(
-                "work orders left running by a previous process marked incomplete",
-                extra={"count": len(stale)},
+                "work orders left running by a dead process marked incomplete", extra={"count": len(stale)}
             )
         queue = store.accounting_queue(
             maxsize=settings.accounting_queue_max, flush_s=settings.accounting_flush_s
@@ -220,6 +221,9 @@ async def build(
             engine = await JobEngine.start(settings, store, role="gateway", services=work_orders)
             stack.push_async_callback(engine.close)
             work_orders.queue = engine.queue
+            engine.on_recovered.append(
+                lambda orders: runs.close_interrupted([o for o in orders if o.route == "pipeline"])
+            )
             ledger.instance_id = engine.instance.id
         audio = AudioHub(the_hub, local=_offline_transcriber())
         voice = VoiceService(

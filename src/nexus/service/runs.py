@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from nexus.pipeline.events import DoneData, ErrorData, Event
@@ -45,7 +45,7 @@ class StoreRuns:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     # -- start-up repair ------------------------------------------------------------------------------
-    async def close_interrupted(self, orders: list[WorkOrder]) -> int:
+    async def close_interrupted(self, orders: Sequence[WorkOrder]) -> int:
         """Runs a dead process left running end their trace with `error` + `done: interrupted`."""
         n = 0
         for wo in orders:

@@ -5,7 +5,7 @@ These are the process's own bookkeeping, not tenant data: the repositories take 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import case, delete, select, update
@@ -51,6 +51,23 @@ class Instances:
         stmt = update(Instance).where(Instance.id == instance_id).values(stopped_at=now, lease_expires_at=now)
         async with self._sessions() as s, s.begin():
             await s.execute(stmt)
+
+    async def expire_dead_on_host(self, host: str, alive: Callable[[int], bool]) -> list[str]:
+        """Instances on this host whose process is gone (`alive(pid)` is False) lose their lease now.
+
+        A restart after a crash or SIGKILL need not wait out the dead process's lease to recover its work:
+        on the same host the process table says it is dead. A pid that is alive (even reused by another
+        program) is left to its lease, so this can only be early when it is certainly right."""
+        now = utcnow()
+        stmt = select(Instance).where(
+            Instance.host == host, Instance.stopped_at.is_(None), Instance.lease_expires_at >= now
+        )
+        async with self._sessions() as s, s.begin():
+            dead = [row for row in (await s.execute(stmt)).scalars().all() if not alive(row.pid)]
+            for row in dead:
+                row.lease_expires_at = now
+                row.stopped_at = now
+        return [row.id for row in dead]
 
     async def get(self, instance_id: str) -> Instance | None:
         async with self._sessions() as s:

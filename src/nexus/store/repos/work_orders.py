@@ -56,7 +56,13 @@ class WorkOrders(Repository[WorkOrder]):
     async def mark_interrupted(
         self, before: datetime | None = None, *, now: datetime | None = None, unowned: bool = True
     ) -> int:
-        """Work orders a dead process left pending/running become failed + incomplete.
+        """How many work orders `interrupt_dead` marked (see there)."""
+        return len(await self.interrupt_dead(before, now=now, unowned=unowned))
+
+    async def interrupt_dead(
+        self, before: datetime | None = None, *, now: datetime | None = None, unowned: bool = True
+    ) -> Sequence[WorkOrder]:
+        """Work orders a dead process left pending/running become failed + incomplete; returns them.
 
         Dead means: the row names an instance whose lease expired (or whose row is gone). A row that names
         no instance (written by code that does not record one) counts as dead when created before
@@ -71,12 +77,19 @@ class WorkOrders(Repository[WorkOrder]):
             dead_owner = or_(
                 dead_owner, and_(WorkOrder.instance_id.is_(None), WorkOrder.created_at < (before or now))
             )
+        found = self.select().where(
+            WorkOrder.status.in_(ACTIVE_STATUSES), WorkOrder.job_id.is_(None), dead_owner
+        )
+        rows = list(await self.all(found.limit(clamp_limit(None, 10_000))))
+        if not rows:
+            return []
         stmt = (
             self.update()
-            .where(WorkOrder.status.in_(ACTIVE_STATUSES), WorkOrder.job_id.is_(None), dead_owner)
+            .where(WorkOrder.id.in_([r.id for r in rows]), WorkOrder.status.in_(ACTIVE_STATUSES))
             .values(status="failed", incomplete=True, error="interrupted", updated_at=now, finished_at=now)
         )
-        return await self.run(stmt)
+        await self.run(stmt)
+        return rows
 
 
 class ModelCalls(Repository[ModelCall]):
