@@ -39,6 +39,7 @@ OTHERS = {
     ("GET", "/api/metrics"),
     ("GET", "/api/audit"),
     ("GET", "/api/roles"),
+    ("POST", "/api/feedback"),  # a rating of the caller's own work order (tests/gateway/test_feedback.py)
     ("GET", "/api/jobs"),
     ("GET", "/api/jobs/{job_id}"),
     ("POST", "/api/jobs/{job_id}/cancel"),

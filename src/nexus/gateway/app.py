@@ -29,6 +29,7 @@ from nexus.gateway.routes import (
     admin,
     audio,
     chat,
+    feedback,
     health,
     jobs,
     keys,
@@ -66,6 +67,7 @@ ROUTES = (
     voice,
     telegram,
     ops,
+    feedback,
 )
 
 
@@ -123,6 +125,7 @@ def create_app(
     for module in ROUTES:
         app.include_router(module.router)
     app.include_router(jobs.admin)
+    app.include_router(feedback.admin)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=metrics if settings.metrics else None)
 

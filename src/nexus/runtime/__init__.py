@@ -32,7 +32,9 @@ from nexus.service.accounting import Ledger
 from nexus.service.admission import Admission
 from nexus.service.auth import Authenticator, StoreKeys
 from nexus.service.budgets import BudgetManager
+from nexus.service.cache import SemanticCache
 from nexus.service.chat import ChatService
+from nexus.service.feedback import RouterTuning
 from nexus.service.guarding import RequestGuard
 from nexus.service.ratelimit import build_limiter
 from nexus.service.runs import StoreRuns
@@ -79,6 +81,9 @@ class Services:
     jobs: JobEngine | None
     audio: AudioHub
     voice: VoiceService
+    # The router on live traffic: feedback, retrain/promote, A/B arms; the semantic cache (opt-in).
+    tuning: RouterTuning
+    cache: SemanticCache
 
     @property
     def turns(self) -> WorkOrders:
@@ -195,6 +200,11 @@ async def build(
             )
         )
 
+        tuning = RouterTuning(store, routers, limiter)
+        await tuning.load_promoted()  # tenants' promoted feedback models serve again
+        stack.push_async_callback(tuning.drain)
+        cache = SemanticCache(store, tuning, lambda: routers.current.embedder)
+
         runs = StoreRuns(store, queue, on_event=_event_metrics(m) if settings.metrics else None)
         pipeline, close_pipeline = await open_pipeline(
             the_hub, routers, settings, sink=runs, classifier=classifier, mask=guard.mask, tracer=get_tracer
@@ -214,6 +224,8 @@ async def build(
             ledger=ledger,
             sessions=sessions,
             traces=runs,
+            tuning=tuning,
+            cache=cache,
         )
         work_orders = WorkOrders(chat, store)
         engine: JobEngine | None = None
@@ -250,6 +262,8 @@ async def build(
             jobs=engine,
             audio=audio,
             voice=voice,
+            tuning=tuning,
+            cache=cache,
         )
 
 
