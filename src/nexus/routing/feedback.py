@@ -2,8 +2,9 @@
 it, for prompts like the rated one.
 
 A `FeedbackModel` holds the rated prompts' vectors with (model, signed weight). For a new prompt its
-nearest rated prompts (cosine ≥ `threshold`, at most `k`) add `weight · sign · similarity / k` to each
-rated model's expected quality, so a few thumbs-down on one model for a kind of prompt move that kind of
+nearest rated prompts (cosine ≥ `threshold`, at most `k`) add `weight · sign · similarity / n` to each
+rated model's expected quality, n being the number of those neighbours but at least `min_evidence` (one
+rating moves a model by half a quality point at most), so a few thumbs-down on one model for a kind of prompt move that kind of
 prompt to another model and leave unrelated prompts alone.
 
 `TenantModels` keeps, per tenant, the `candidate` (fitted by a retrain, consulted only when a decision
@@ -26,7 +27,10 @@ UP_AT = 0.5
 # Defaults measured to move a decision after a handful of consistent ratings, not after one.
 THRESHOLD = 0.6
 K = 8
-WEIGHT = 1.0
+MIN_EVIDENCE = 3
+# Above 1: consistent thumbs-down must outweigh even a certain domain prior (quality 1.0), else the
+# disliked model only ties with models the tenant never rated.
+WEIGHT = 1.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,10 +89,11 @@ class FeedbackModel:
         if near.size == 0:
             return {}
         near = near[np.argsort(-sims[near])][: self.k]
+        n = max(len(near), MIN_EVIDENCE)
         out: dict[str, float] = {}
         for i in near:
             m = self.models[int(i)]
-            out[m] = out.get(m, 0.0) + self.weight * float(self.signs[i]) * float(sims[i]) / self.k
+            out[m] = out.get(m, 0.0) + self.weight * float(self.signs[i]) * float(sims[i]) / n
         return out
 
     def adjust(self, quality: Mapping[str, float], vector: np.ndarray | None) -> dict[str, float]:

@@ -200,7 +200,7 @@ async def build(
             )
         )
 
-        tuning = RouterTuning(store, routers, limiter)
+        tuning = RouterTuning(store, routers, limiter, queue=queue)
         await tuning.load_promoted()  # tenants' promoted feedback models serve again
         stack.push_async_callback(tuning.drain)
         cache = SemanticCache(store, tuning, lambda: routers.current.embedder)

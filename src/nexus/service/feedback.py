@@ -29,7 +29,8 @@ from nexus.routing.router import Router
 from nexus.service.errors import ServiceError, invalid, not_found
 from nexus.service.identity import Caller
 from nexus.service.ratelimit import RateLimiter, RateLimitExceeded, enforce_limits
-from nexus.store import Store, TenantScope
+from nexus.store import AccountingQueue, Store, TenantScope
+from nexus.store.models import WorkOrder
 from nexus.store.models_router import RouterVersion
 from nexus.store.repos.router import Feedback, RoutedTurns, RouterSettingsRepo, RouterVersions
 
@@ -102,9 +103,11 @@ class RouterTuning:
         routers: Callable[[], Router],
         limiter: RateLimiter | None = None,
         *,
+        queue: AccountingQueue | None = None,
         ttl_s: float = SETTINGS_TTL_S,
     ) -> None:
         self.store = store
+        self.queue = queue  # the accounting writer: a just-finished work order may still be in it
         self.routers = routers
         self.limiter = limiter
         self.ttl_s = ttl_s
@@ -183,11 +186,16 @@ class RouterTuning:
         await self._limit(caller)
         scope = TenantScope(caller.tenant, False)
         orders = self.store.work_orders(scope)
-        order = (
-            await orders.find(body.work_order_id)
-            if body.work_order_id
-            else await orders.by_request_id(str(body.request_id))
-        )
+
+        async def find() -> WorkOrder | None:
+            if body.work_order_id:
+                return await orders.find(body.work_order_id)
+            return await orders.by_request_id(str(body.request_id))
+
+        order = await find()
+        if order is None and self.queue is not None:
+            await self.queue.flush()
+            order = await find()
         if order is None:  # another tenant's work order is not found either
             raise not_found("Unknown work order.", code="work_order_not_found")
         await self.drain()
