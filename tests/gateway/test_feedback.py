@@ -35,7 +35,9 @@ def gw(
     settings = Settings(data_dir=d, config=write_test_catalogue(d / "catalogue.yaml", fakes), auth="on")
     with GatewayServer(settings, app=make_app(settings, classifier_cache)) as server:
         keys = {
-            f"{tenant}-{role}": server.call(create_api_key(server.services.store, tenant=tenant, role=role))[0]
+            f"{tenant}-{role}": server.call(create_api_key(server.services.store, tenant=tenant, role=role))[
+                0
+            ]
             for tenant in ("acme", "globex", "initech")
             for role in ("member", "admin")
         }
@@ -50,7 +52,9 @@ def _h(key: str) -> dict[str, str]:
 def _ask(
     gw: GatewayServer, key: str, text: str, *, system: str | None = None, **extra: Any
 ) -> httpx.Response:
-    messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": text}]
+    messages = ([{"role": "system", "content": system}] if system else []) + [
+        {"role": "user", "content": text}
+    ]
     body = {"model": "nexus-auto", "messages": messages, **extra}
     r = httpx.post(gw.base_url + "/v1/chat/completions", json=body, headers=_h(key), timeout=60)
     assert r.status_code == 200, r.text
@@ -115,9 +119,12 @@ def test_a_changed_system_prompt_misses_and_tools_are_never_cached(
     # Nothing was stored for the tool request: the same text without tools is a miss, not a hit.
     assert _ask(server, keys["acme-member"], t).headers["x-nexus-cache"] == "miss"
     # A sampled answer (temperature > 0) is bypassed too.
-    assert _ask(server, keys["acme-member"], q, system="You are terse.", temperature=0.9).headers[
-        "x-nexus-cache"
-    ] == "bypass"
+    assert (
+        _ask(server, keys["acme-member"], q, system="You are terse.", temperature=0.9).headers[
+            "x-nexus-cache"
+        ]
+        == "bypass"
+    )
     # Invalidation empties the tenant's cache.
     r = httpx.delete(f"{server.base_url}/admin/router/acme/cache", headers=_h(keys["acme-admin"]))
     assert r.status_code == 200 and r.json()["deleted"] >= 1
@@ -152,14 +159,20 @@ def test_feedback_retrain_and_promote_move_only_that_tenants_router(
         assert fb.json()["model"] == "coder" and fb.json()["learnable"] is True
     # Another tenant cannot rate acme's work order (not found), and bad bodies are 4xx in the error shape.
     denied = httpx.post(
-        server.base_url + "/api/feedback", json={"work_order_id": wo, "rating": "up"}, headers=_h(keys["globex-member"])
+        server.base_url + "/api/feedback",
+        json={"work_order_id": wo, "rating": "up"},
+        headers=_h(keys["globex-member"]),
     )
     assert denied.status_code == 404 and denied.json()["error"]["code"] == "work_order_not_found"
-    bad = httpx.post(server.base_url + "/api/feedback", json={"rating": "up"}, headers=_h(keys["acme-member"]))
+    bad = httpx.post(
+        server.base_url + "/api/feedback", json={"rating": "up"}, headers=_h(keys["acme-member"])
+    )
     assert bad.status_code in (400, 422) and "error" in bad.json()
 
     # Retrain: a candidate that would move this prompt away from the coder, for acme only.
-    retrain = httpx.post(f"{server.base_url}/admin/router/acme/retrain", headers=_h(keys["acme-admin"]), timeout=60)
+    retrain = httpx.post(
+        f"{server.base_url}/admin/router/acme/retrain", headers=_h(keys["acme-admin"]), timeout=60
+    )
     assert retrain.status_code == 200, retrain.text
     report = retrain.json()
     assert report["status"] == "candidate" and report["ratings"] == 4
@@ -190,12 +203,19 @@ def test_feedback_retrain_and_promote_move_only_that_tenants_router(
 def test_ab_arm_is_assigned_per_session_and_logged(gw: tuple[GatewayServer, dict[str, str]]) -> None:
     server, keys = gw
     arms = [{"name": "control", "weight": 1}, {"name": "frugal", "weight": 1, "cost_lambda": 3.0}]
-    assert _settings(server, keys["globex-admin"], "globex", arms=arms, cache_enabled=False).status_code == 200
+    assert (
+        _settings(server, keys["globex-admin"], "globex", arms=arms, cache_enabled=False).status_code == 200
+    )
     seen: dict[str, str] = {}
     for i in range(12):
         session = f"ab-session-{i:02d}"
         for _ in range(2):  # the same session twice: the same arm
-            r = _ask(server, keys["globex-member"], f"Tell me a fact about the number {i}.", user=session)
+            r = _ask(
+                server,
+                keys["globex-member"],
+                f"write a python function that returns the {i}th fibonacci number using memoisation",
+                user=session,
+            )
             arm = r.headers["x-nexus-policy"]
             assert arm in ("control", "frugal")
             assert seen.setdefault(session, arm) == arm

@@ -11,7 +11,11 @@ from tests.routing.test_policy import KeywordStub, make_router
 from nexus.routing.ab import AbPolicy, Arm, RouteOverrides, assign, route_overrides, unit_hash
 from nexus.routing.base import RouteContext
 
-ARMS = [Arm(name="control", weight=0.7), Arm(name="cheap", weight=0.2, cost_lambda=5.0), Arm(name="q", weight=0.1)]
+ARMS = [
+    Arm(name="control", weight=0.7),
+    Arm(name="cheap", weight=0.2, cost_lambda=5.0),
+    Arm(name="q", weight=0.1),
+]
 
 
 def test_assignment_is_deterministic_per_session() -> None:
@@ -23,7 +27,9 @@ def test_assignment_is_deterministic_per_session() -> None:
         assert all(policy.assign("acme", f"s{i}") == first for _ in range(3))
         assert AbPolicy(arms=list(ARMS)).assign("acme", f"s{i}") == first
     # The tenant is part of the hash: tenants do not share a session's coin.
-    assert [unit_hash("acme", f"s{i}") for i in range(50)] != [unit_hash("globex", f"s{i}") for i in range(50)]
+    assert [unit_hash("acme", f"s{i}") for i in range(50)] != [
+        unit_hash("globex", f"s{i}") for i in range(50)
+    ]
 
 
 def test_weights_are_respected_over_ten_thousand_sessions() -> None:

@@ -33,7 +33,11 @@ def test_candidate_moves_the_decision_only_for_its_tenant_and_only_once_promoted
     candidate = router.decide(PROMPT, RouteContext(tenant="acme", candidate=True))
     assert candidate.model == "mathy"
     assert candidate.explanation.rule == "feedback"
-    assert candidate.explanation.extra["feedback"]["coder"] < 0 < candidate.explanation.extra["feedback"]["mathy"]
+    assert (
+        candidate.explanation.extra["feedback"]["coder"]
+        < 0
+        < candidate.explanation.extra["feedback"]["mathy"]
+    )
     # Not promoted: the served decision is unchanged.
     assert router.decide(PROMPT, RouteContext(tenant="acme")).model == before
     # Another tenant, even asking for candidates, never sees acme's.
