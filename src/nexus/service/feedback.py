@@ -112,6 +112,7 @@ class RouterTuning:
         self.limiter = limiter
         self.ttl_s = ttl_s
         self._settings: dict[str, tuple[float, TenantRouting]] = {}
+        self._serving: dict[str, int] = {}  # tenant → the promoted version serving in this process
         self._tasks: set[asyncio.Task[None]] = set()
 
     # -- per-tenant settings -------------------------------------------------------------------------
@@ -133,7 +134,24 @@ class RouterTuning:
             else TenantRouting()
         )
         self._settings[tenant] = (now + self.ttl_s, found)
+        await self._follow_promotion(tenant)
         return found
+
+    async def _follow_promotion(self, tenant: str) -> None:
+        """A promotion made by another process (the CLI, another gateway) serves here within the TTL."""
+        row = await RouterVersions(self.store.sessions, TenantScope(tenant, False)).latest(tenant, "promoted")
+        if row is not None and self._serving.get(tenant) != row.id:
+            self._serve(tenant, row)
+
+    def _serve(self, tenant: str, row: RouterVersion) -> bool:
+        router = self.routers()
+        model = FeedbackModel.from_json(row.artefact)
+        if router.embedder is not None and model.embedder_name not in ("", router.embedder.name):
+            log.warning("feedback model of %s skipped: fitted with another embedder", tenant)
+            return False
+        router.tenant_models.serve(tenant, model)
+        self._serving[tenant] = row.id
+        return True
 
     async def save_settings(self, scope: TenantScope, tenant: str, body: RouterSettingsIn) -> TenantRouting:
         check_tenant(scope, tenant)
@@ -280,7 +298,7 @@ class RouterTuning:
         if row is None:
             raise not_found(f"No candidate router to promote for {tenant!r}.", code="no_candidate")
         await repo.promote(tenant, row.id)
-        self.routers().tenant_models.serve(tenant, FeedbackModel.from_json(row.artefact))
+        self._serve(tenant, row)
         return {"tenant": tenant, "version": row.id, "status": "promoted"}
 
     async def versions(self, scope: TenantScope, tenant: str) -> list[dict[str, Any]]:
@@ -301,11 +319,4 @@ class RouterTuning:
     async def load_promoted(self) -> int:
         """At start-up: every tenant's promoted feedback model serves again."""
         rows = await RouterVersions(self.store.sessions, TenantScope.system()).promoted()
-        router = self.routers()
-        for r in rows:
-            model = FeedbackModel.from_json(r.artefact)
-            if router.embedder is not None and model.embedder_name not in ("", router.embedder.name):
-                log.warning("feedback model of %s skipped: fitted with another embedder", r.tenant_id)
-                continue
-            router.tenant_models.serve(r.tenant_id, model)
-        return len(rows)
+        return sum(self._serve(r.tenant_id, r) for r in rows)
