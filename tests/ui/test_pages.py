@@ -102,6 +102,22 @@ def test_history_survives_reload(ui_env: Gateway) -> None:
     assert sidebar_events(at)[0] == "started"
 
 
+def test_thumbs_rate_an_answer(ui_env: Gateway) -> None:
+    import sqlite3
+
+    at = page("chat")
+    at.query_params["session"] = made["sessions"][0]
+    at.run()
+    assert_clean(at)
+    assert at.feedback, "no thumbs on the answer"
+    at.feedback[0].set_value(0).run()  # thumbs down
+    assert_clean(at)
+    if ui_env.standin:
+        return
+    with sqlite3.connect(ui_env.data_dir / "nexus.db") as db:
+        assert db.execute("SELECT score FROM router_feedback").fetchall() == [(0.0,)]
+
+
 def test_interrupt_reply_resume(ui_env: Gateway) -> None:
     at = page("chat")
     at.run()

@@ -24,7 +24,7 @@ from typing import Literal
 import numpy as np
 
 from nexus.embeddings.base import Embedder
-from nexus.pipeline.events import Event, FinalData
+from nexus.pipeline.events import ClassifiedData, Event, FinalData
 from nexus.providers.types import ChatRequest
 from nexus.service.feedback import RouterTuning, check_tenant
 from nexus.store import Store, TenantScope
@@ -159,10 +159,19 @@ class SemanticCache:
         self, tenant: str, lookup: Lookup, events: AsyncIterator[Event]
     ) -> AsyncIterator[Event]:
         """Pass a run's events through; its final answer (as the client got it) is cached when it is a
-        plain answer (no tool calls, finished normally)."""
+        plain answer (no tool calls, finished normally) to a request the classifier did not mark critical."""
+        critical = False
         async for event in events:
             d = event.data
-            if isinstance(d, FinalData) and d.answer and not d.tool_calls and d.finish_reason == "stop":
+            if isinstance(d, ClassifiedData):
+                critical = critical or d.critical  # the classifier's own flag: never cached either
+            elif (
+                isinstance(d, FinalData)
+                and d.answer
+                and not critical
+                and not d.tool_calls
+                and d.finish_reason == "stop"
+            ):
                 try:
                     await self.put(tenant, lookup, d.answer, d.model or "")
                 except Exception:  # the cache is an optimisation: a failed write never fails the turn

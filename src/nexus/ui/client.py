@@ -208,6 +208,10 @@ class NexusClient:
             "DELETE", f"/admin/models/{quote(model_id, safe='')}/prototypes", json={"text": text}
         )
 
+    def feedback(self, work_order_id: str, rating: str) -> Any:
+        """Rate an answer (thumbs up/down): the tenant's router learns from it after a retrain."""
+        return self.request("POST", "/api/feedback", json={"work_order_id": work_order_id, "rating": rating})
+
     # -- admin console (roles are enforced by the gateway: a member gets 403) -------------------
     def tenants(self) -> Any:
         return self.get("/admin/tenants")
