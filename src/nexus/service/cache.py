@@ -4,7 +4,8 @@ A lookup is keyed by
   - the tenant (every query is scoped to it: one tenant's answer can never reach another),
   - `key`: a hash of the model asked for, the system prompt, the conversation before the user's last turn
     and the answering parameters (a changed system prompt or history misses),
-  - the user's last turn, by embedding similarity ≥ the tenant's threshold (an identical text always is).
+  - the user's last turn: the identical text (an indexed hash, any age, no embedding), else embedding
+  similarity ≥ the tenant's threshold against the key's SCAN freshest entries.
 Bypassed (never read, never written): requests with tools or tool messages (their answers act on the
 world), critical (guard-flagged) requests, `temperature > 0`, several choices, and turns that are not a
 fresh question (a resumed run, a session whose history the server keeps, a queued work order).
@@ -35,7 +36,7 @@ from nexus.store.repos.router import CacheEntries
 THRESHOLD = 0.95
 TTL_S = 24 * 3600
 MAX_ENTRIES = 5000  # per tenant
-SCAN = 256  # freshest entries compared per lookup
+SCAN = 256  # freshest entries of a key compared by similarity (exact matches are found at any age)
 # Parameters that change the answer: part of the key.
 KEYED_PARAMS = (
     "temperature",
@@ -89,6 +90,10 @@ def cache_key(body: ChatRequest) -> str:
     return hashlib.sha256(material.encode()).hexdigest()
 
 
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 class SemanticCache:
     def __init__(
         self,
@@ -125,18 +130,24 @@ class SemanticCache:
             return Lookup("bypass", reason)
         assert embedder is not None
         key, text = cache_key(body), body.last_user_text()
+        repo, now = self._repo(tenant), utcnow()
+        exact = await repo.exact(key, _digest(text), now)  # any age, through an index
+        if exact is not None:
+            self.counts["hit"] += 1
+            await repo.hit(exact.id)
+            return Lookup("hit", key=key, text=text, entry=exact, similarity=1.0)
         vec = (await asyncio.to_thread(embedder.embed, [text]))[0].astype(np.float32)
         threshold = own.cache_threshold or self.threshold
         best: tuple[float, CacheEntry] | None = None
-        for entry in await self._repo(tenant).candidates(key, utcnow(), SCAN):
-            sim = 1.0 if entry.prompt == text else float(np.frombuffer(entry.vector, np.float32) @ vec)
+        for entry in await repo.candidates(key, now, SCAN):
+            sim = float(np.frombuffer(entry.vector, np.float32) @ vec)
             if sim >= threshold and (best is None or sim > best[0]):
                 best = (sim, entry)
         if best is None:
             self.counts["miss"] += 1
             return Lookup("miss", key=key, text=text, vector=vec)
         self.counts["hit"] += 1
-        await self._repo(tenant).hit(best[1].id)
+        await repo.hit(best[1].id)
         return Lookup("hit", key=key, text=text, vector=vec, entry=best[1], similarity=best[0])
 
     async def put(self, tenant: str, lookup: Lookup, answer: str, model: str) -> None:
@@ -148,6 +159,7 @@ class SemanticCache:
         await repo.add(
             key=lookup.key,
             prompt=lookup.text,
+            prompt_hash=_digest(lookup.text),
             vector=lookup.vector.astype(np.float32).tobytes(),
             answer=answer,
             model=model,

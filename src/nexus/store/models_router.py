@@ -87,10 +87,14 @@ class CacheEntry(Base):
     tenant_id: Mapped[str] = _tenant()
     key: Mapped[str] = mapped_column(String(64), nullable=False)
     prompt: Mapped[str] = mapped_column(Text, nullable=False)
+    prompt_hash: Mapped[str] = mapped_column(String(64), nullable=False)  # exact matches, any age
     vector: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
     answer: Mapped[str] = mapped_column(Text, nullable=False)
     model: Mapped[str] = mapped_column(String(128), nullable=False, default="")
     hits: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
-    __table_args__ = (Index("ix_semantic_cache_tenant_key", "tenant_id", "key", "created_at"),)
+    __table_args__ = (
+        Index("ix_semantic_cache_tenant_key", "tenant_id", "key", "created_at"),
+        Index("ix_semantic_cache_exact", "tenant_id", "key", "prompt_hash"),
+    )

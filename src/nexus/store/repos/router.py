@@ -104,6 +104,16 @@ class CacheEntries(Repository[CacheEntry]):
         )
         return await self.all(stmt)
 
+    async def exact(self, key: str, prompt_hash: str, now: datetime) -> CacheEntry | None:
+        stmt = (
+            self.select()
+            .where(CacheEntry.key == key, CacheEntry.prompt_hash == prompt_hash, CacheEntry.expires_at > now)
+            .order_by(CacheEntry.created_at.desc())
+            .limit(1)
+        )
+        rows = await self.all(stmt)
+        return rows[0] if rows else None
+
     async def hit(self, entry_id: int) -> None:
         await self.run(self.update().where(CacheEntry.id == entry_id).values(hits=CacheEntry.hits + 1))
 

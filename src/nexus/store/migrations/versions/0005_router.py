@@ -81,6 +81,7 @@ def upgrade() -> None:
         _tenant(),
         sa.Column("key", sa.String(length=64), nullable=False),
         sa.Column("prompt", sa.Text(), nullable=False),
+        sa.Column("prompt_hash", sa.String(length=64), nullable=False),
         sa.Column("vector", sa.LargeBinary(), nullable=False),
         sa.Column("answer", sa.Text(), nullable=False),
         sa.Column("model", sa.String(length=128), nullable=False),
@@ -90,9 +91,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_semantic_cache_tenant_key", "semantic_cache", ["tenant_id", "key", "created_at"])
+    op.create_index("ix_semantic_cache_exact", "semantic_cache", ["tenant_id", "key", "prompt_hash"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_semantic_cache_exact", table_name="semantic_cache")
     op.drop_index("ix_semantic_cache_tenant_key", table_name="semantic_cache")
     op.drop_table("semantic_cache")
     op.drop_index("ix_router_turns_tenant_created", table_name="router_turns")
