@@ -112,6 +112,7 @@ class SemanticCache:
         self.ttl_s = ttl_s
         self.max_entries = max_entries
         self.counts: dict[str, int] = {"hit": 0, "miss": 0, "bypass": 0}
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def _repo(self, tenant: str) -> CacheEntries:
         return CacheEntries(self.store.sessions, TenantScope(tenant, False))
@@ -134,7 +135,7 @@ class SemanticCache:
         exact = await repo.exact(key, _digest(text), now)  # any age, through an index
         if exact is not None:
             self.counts["hit"] += 1
-            await repo.hit(exact.id)
+            self._count_hit(repo, exact.id)
             return Lookup("hit", key=key, text=text, entry=exact, similarity=1.0)
         vec = (await asyncio.to_thread(embedder.embed, [text]))[0].astype(np.float32)
         threshold = own.cache_threshold or self.threshold
@@ -147,8 +148,21 @@ class SemanticCache:
             self.counts["miss"] += 1
             return Lookup("miss", key=key, text=text, vector=vec)
         self.counts["hit"] += 1
-        await repo.hit(best[1].id)
+        self._count_hit(repo, best[1].id)
         return Lookup("hit", key=key, text=text, vector=vec, entry=best[1], similarity=best[0])
+
+    def _count_hit(self, repo: CacheEntries, entry_id: int) -> None:
+        """The entry's hit counter, written in the background: a hit never waits for a write."""
+
+        async def write() -> None:
+            try:
+                await repo.hit(entry_id)
+            except Exception:  # a statistic: losing one never matters
+                pass
+
+        task = asyncio.get_running_loop().create_task(write())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def put(self, tenant: str, lookup: Lookup, answer: str, model: str) -> None:
         if lookup.status != "miss" or lookup.vector is None or not answer:
