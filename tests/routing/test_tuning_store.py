@@ -145,3 +145,29 @@ async def test_routed_turn_records_arm(store: Store, tmp_path: Path) -> None:
     row = await RoutedTurns(store.sessions, ADMIN).get("wo-1")
     assert (row.arm, row.propensity) == (got.arm, got.propensity)
     assert await tuning.begin(caller("globex"), "wo-2", "session-1", PROMPT) is None  # no test for globex
+
+
+async def test_ab_report_per_arm(store: Store, tmp_path: Path) -> None:
+    router = make_router(tmp_path, classifier=KeywordStub())
+    tuning = RouterTuning(store, lambda: router)
+    arms = [{"name": "a", "weight": 1.0}, {"name": "b", "weight": 1.0}]
+    await tuning.save_settings(ADMIN, "acme", RouterSettingsIn.model_validate({"arms": arms}))
+    orders = store.work_orders(ADMIN)
+    by_arm: dict[str, list[str]] = {"a": [], "b": []}
+    for i in range(40):
+        wo = f"wo-{i}"
+        await orders.add(id=wo, route="pipeline", owner_model="coder", cost_usd=0.01, latency_ms=100.0)
+        got = await tuning.begin(caller("acme"), wo, f"session-{i}", PROMPT)
+        assert got is not None and got.arm is not None
+        by_arm[got.arm].append(wo)
+    await tuning.drain()
+    for wo in by_arm["a"][:4]:
+        await tuning.submit(caller("acme"), FeedbackIn(work_order_id=wo, rating="up"))
+    for wo in by_arm["b"][:4]:
+        await tuning.submit(caller("acme"), FeedbackIn(work_order_id=wo, score=0.25))
+    report = {r["arm"]: r for r in await tuning.ab_report(ADMIN, "acme")}
+    assert {a: r["turns"] for a, r in report.items()} == {a: len(w) for a, w in by_arm.items()}
+    assert report["a"]["score"] == 1.0 and report["a"]["ratings"] == 4
+    assert report["b"]["score"] == 0.25
+    assert report["a"]["mean_cost_usd"] == pytest.approx(0.01)
+    assert await tuning.ab_report(TenantScope("globex", False), "globex") == []

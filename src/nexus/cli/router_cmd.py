@@ -321,3 +321,25 @@ def tenant_settings(
         return own.public()
 
     typer.echo(json.dumps({"tenant": tenant, **_tuning(action)}, indent=2))
+
+
+@app.command("ab-report")
+def ab_report(tenant: TenantOpt) -> None:
+    """Per A/B arm: routed turns, mean rating with a 95 % interval, mean cost and latency."""
+    from nexus.store import TenantScope
+
+    rows = _tuning(lambda s: s.tuning.ab_report(TenantScope.system(), tenant))
+    table = Table("arm", "turns", "ratings", "score", "95 % CI", "cost $/turn", "latency ms")
+    for r in rows:
+        ci = r["score_ci95"]
+        table.add_row(
+            r["arm"],
+            str(r["turns"]),
+            str(r["ratings"]),
+            "—" if r["score"] is None else f"{r['score']:.3f}",
+            "—" if ci is None else f"{ci[0]:.3f}–{ci[1]:.3f}",
+            f"{r['mean_cost_usd']:.6f}",
+            "—" if r["mean_latency_ms"] is None else f"{r['mean_latency_ms']:.0f}",
+        )
+    console.print(table)
+    typer.echo(json.dumps(rows))

@@ -20,6 +20,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import numpy as np
 from pydantic import BaseModel, Field, model_validator
 
 from nexus.routing.ab import AbPolicy, Arm, RouteOverrides
@@ -31,7 +32,7 @@ from nexus.service.identity import Caller
 from nexus.service.ratelimit import RateLimiter, RateLimitExceeded, enforce_limits
 from nexus.store import AccountingQueue, Store, TenantScope
 from nexus.store.models import WorkOrder
-from nexus.store.models_router import RouterVersion
+from nexus.store.models_router import RoutedTurn, RouterVersion
 from nexus.store.repos.router import Feedback, RoutedTurns, RouterSettingsRepo, RouterVersions
 
 log = logging.getLogger("nexus.service.feedback")
@@ -316,7 +317,51 @@ class RouterTuning:
             for r in rows
         ]
 
+    async def ab_report(self, scope: TenantScope, tenant: str) -> list[dict[str, Any]]:
+        """Per arm: routed turns, ratings and their mean with a 95 % confidence interval (normal
+        approximation), mean cost and latency of its work orders."""
+        check_tenant(scope, tenant)
+        own = TenantScope(tenant, False)
+        turns = RoutedTurns(self.store.sessions, own)
+        rows = await turns.rows(
+            turns.select(RoutedTurn.arm, WorkOrder.cost_usd, WorkOrder.latency_ms).join(
+                WorkOrder, (WorkOrder.id == RoutedTurn.work_order_id) & (WorkOrder.tenant_id == tenant)
+            )
+        )
+        ratings = await Feedback(self.store.sessions, own).recent()
+        out: dict[str, dict[str, Any]] = {}
+        for arm, cost, latency in rows:
+            a = out.setdefault(
+                str(arm), {"arm": str(arm), "turns": 0, "cost": [], "latency": [], "scores": []}
+            )
+            a["turns"] += 1
+            a["cost"].append(float(cost or 0.0))
+            if latency is not None:
+                a["latency"].append(float(latency))
+        for r in ratings:
+            if str(r.arm) in out:
+                out[str(r.arm)]["scores"].append(float(r.score))
+        return [_arm_summary(a) for a in sorted(out.values(), key=lambda a: a["arm"])]
+
     async def load_promoted(self) -> int:
         """At start-up: every tenant's promoted feedback model serves again."""
         rows = await RouterVersions(self.store.sessions, TenantScope.system()).promoted()
         return sum(self._serve(r.tenant_id, r) for r in rows)
+
+
+def _arm_summary(a: dict[str, Any]) -> dict[str, Any]:
+    scores = np.asarray(a["scores"], dtype=np.float64)
+    n = len(scores)
+    mean = float(scores.mean()) if n else None
+    half = float(1.96 * scores.std(ddof=1) / np.sqrt(n)) if n > 1 else None
+    return {
+        "arm": a["arm"],
+        "turns": a["turns"],
+        "ratings": n,
+        "score": None if mean is None else round(mean, 4),
+        "score_ci95": None
+        if half is None or mean is None
+        else [round(mean - half, 4), round(mean + half, 4)],
+        "mean_cost_usd": round(float(np.mean(a["cost"])), 8) if a["cost"] else 0.0,
+        "mean_latency_ms": round(float(np.mean(a["latency"])), 2) if a["latency"] else None,
+    }
