@@ -11,9 +11,9 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-import click
 import typer
-from typer.core import TyperGroup
+from typer import _click as click  # typer 0.24+ vendors click: its classes, not the click package's
+from typer.core import TyperCommand, TyperGroup
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "serve": (
@@ -71,6 +71,7 @@ def load_command(name: str) -> click.Command:
     target, _ = COMMANDS[name]
     module, attribute = target.split(":")
     obj: Any = getattr(importlib.import_module(module), attribute)
+    command: click.Command
     if isinstance(obj, typer.Typer):
         obj._add_completion = False  # one completion switch at most, on the root (and it is off)
         command = typer.main.get_group(obj)  # a group even with one sub-command (`nexus eval routing`)
@@ -82,7 +83,7 @@ def load_command(name: str) -> click.Command:
     return command
 
 
-class LazyCommand(click.Command):
+class LazyCommand(TyperCommand):
     """Stands in for a command in `nexus --help`; the real one is imported when the command runs."""
 
     def __init__(self, name: str, help: str) -> None:
