@@ -182,8 +182,12 @@ def test_models_page_adds_and_removes_a_prototype(ui_env: Gateway) -> None:
 
 
 def work_orders_all(gw: Gateway) -> list[dict[str, Any]]:
-    body = httpx.get(f"{gw.url}/api/work-orders", params={"limit": 1000}, timeout=10).json()
-    return body["items"] if isinstance(body, dict) and "items" in body else body
+    r = httpx.get(f"{gw.url}/api/work-orders", params={"limit": 1000}, timeout=10)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["object"] == "list"
+    rows: list[dict[str, Any]] = body["data"]
+    return rows
 
 
 def test_agents_page_lists_roles_and_health(ui_env: Gateway) -> None:
