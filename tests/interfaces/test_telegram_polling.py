@@ -38,7 +38,7 @@ class ScriptedTranscriber:
         return self.texts[audio]
 
 
-async def test_polling_mode_answers_text_and_transcribed_voice(
+def _prepare(
     fakes: dict[str, FakeOpenAI], classifier_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("NEXUS_TEST_KEY", "sk-test-pipeline-key-0123456789")
@@ -47,6 +47,12 @@ async def test_polling_mode_answers_text_and_transcribed_voice(
         f.clear()
     if classifier_cache.exists():
         shutil.copytree(classifier_cache, tmp_path / "router", dirs_exist_ok=True)
+
+
+async def test_polling_mode_answers_text_and_transcribed_voice(
+    fakes: dict[str, FakeOpenAI], classifier_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _prepare(fakes, classifier_cache, tmp_path, monkeypatch)
     async with FakeTelegram() as tg:
         assert isinstance(tg, FakeTelegram)
         settings = telegram_settings(tmp_path, write_vision_catalogue(tmp_path / "cat.yaml", fakes), tg)
@@ -102,12 +108,7 @@ async def test_a_voice_note_is_transcribed_by_the_catalogues_audio_model_through
 ) -> None:
     """No transcriber given: the bot uses the catalogue's `audio_in` model through services.voice, so the
     note is admitted, metered and charged to the user's tenant like /v1/audio/transcriptions."""
-    monkeypatch.setenv("NEXUS_TEST_KEY", "sk-test-pipeline-key-0123456789")
-    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", DEFAULT_TOKEN)
-    for f in fakes.values():
-        f.clear()
-    if classifier_cache.exists():
-        shutil.copytree(classifier_cache, tmp_path / "router", dirs_exist_ok=True)
+    _prepare(fakes, classifier_cache, tmp_path, monkeypatch)
     with FakeOpenAI(transcript="What is the capital of France?") as ears:
         cat_path = with_audio(write_vision_catalogue(tmp_path / "cat.yaml", fakes), ears)
         async with FakeTelegram() as tg:
