@@ -27,6 +27,7 @@ from nexus.gateway.limits import BodySizeLimit
 from nexus.gateway.middleware import RequestContextMiddleware
 from nexus.gateway.routes import (
     admin,
+    agents,
     audio,
     chat,
     health,
@@ -66,6 +67,7 @@ ROUTES = (
     voice,
     telegram,
     ops,
+    agents,
 )
 
 
