@@ -265,3 +265,17 @@ def test_tenants_cannot_run_read_resume_or_cancel_each_others_agents_and_runs(
         assert (r.status_code, r.json()["error"]["code"]) == (404, "run_not_found"), r.text
     assert len(fake.requests) == 1  # B's attempts reached no model
     assert get(gw, f"/api/agents/runs/{run_id}", auth_a).json()["status"] == "paused"  # untouched
+
+
+def test_resuming_is_model_work_admitted_like_a_run(gw: GatewayServer, fake: FakeOpenAI) -> None:
+    """The resume door's rules (it takes no new text: no secret or injection to check): a used-up rate
+    limit is a 429 before the run goes on, and without a key it is a 401."""
+    auth = key(gw, tenant(), rpm=1)
+    fake.push(calc("5 * 5", "c5"))
+    paused = post(gw, "/api/agents/careful/runs", auth, {"input": "5 * 5?"}).json()
+    assert paused["status"] == "paused"
+    r = post(gw, f"/api/agents/runs/{paused['id']}/resume", auth, {"approve": True})
+    assert (r.status_code, r.json()["error"]["code"]) == (429, "rate_limit_exceeded")
+    assert post(gw, f"/api/agents/runs/{paused['id']}/resume", {}, {"approve": True}).status_code == 401
+    assert len(fake.requests) == 1
+    assert get(gw, f"/api/agents/runs/{paused['id']}", auth).json()["status"] == "paused"

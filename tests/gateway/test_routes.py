@@ -42,6 +42,11 @@ OTHERS = {
     ("GET", "/api/jobs"),
     ("GET", "/api/jobs/{job_id}"),
     ("POST", "/api/jobs/{job_id}/cancel"),
+    ("GET", "/api/agents"),  # agents and runs: reads and control, tenant-scoped (test_agents_api.py)
+    ("GET", "/api/agents/{name}"),
+    ("GET", "/api/agents/runs/{run_id}"),
+    ("POST", "/api/agents/runs/{run_id}/cancel"),
+    ("POST", "/api/agents/runs/{run_id}/resume"),  # admitted like a run; walked in test_agents_api.py
     ("GET", "/api/health/detailed"),
     ("GET", "/api/health/history"),  # admins only (tests/ops/test_health_api.py)
     ("GET", "/metrics"),
