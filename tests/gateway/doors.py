@@ -184,6 +184,34 @@ async def _agent_json(gw: GatewayServer, key: str | None, text: str, session: st
     return await _agent_run(gw, key, text, session, stream=False)
 
 
+# -- MCP: the `chat` tool of Nexus's own MCP server (/mcp), called with the `mcp` client package. A
+# refused turn is a tool error whose text ends "(error STATUS CODE)"; a missing key is the HTTP 401.
+async def _mcp_chat(gw: GatewayServer, key: str | None, text: str, session: str | None) -> Outcome:
+    import re
+
+    import httpx2
+    from mcp import Client
+    from mcp.client.streamable_http import streamable_http_client
+
+    url = gw.base_url + "/mcp"
+    if key is None:
+        body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
+        async with httpx.AsyncClient(timeout=60) as c:
+            r = await c.post(url, json=body, headers={"accept": "application/json, text/event-stream"})
+        return _error(r)
+    args = {"message": text, **({"session_id": session} if session else {})}
+    async with (
+        httpx2.AsyncClient(headers=_headers(key), timeout=60) as http,
+        Client(streamable_http_client(url, http_client=http)) as client,
+    ):
+        result = await client.call_tool("chat", args)
+    answer = "\n".join(getattr(part, "text", "") for part in result.content)
+    if not result.is_error:
+        return Outcome(200, None, answer)
+    told = re.search(r"\(error (\d{3}) ([a-z_]+)\)$", answer)
+    return Outcome(int(told.group(1)), told.group(2), answer) if told else Outcome(500, None, answer)
+
+
 # -- Telegram: a user of the fake Bot API, whose updates reach the gateway's webhook ------------------
 # The matrix's gateway serves the webhook (telegram_settings() below); a test key stands for a Telegram
 # user: the driver grants the key's principal (tenant, role, limits, budget subject) to a fresh user id
@@ -297,6 +325,7 @@ DOORS: tuple[Door, ...] = (
     Door("telegram", (("POST", "/telegram/{hook_path:path}"),), _telegram_door, "telegram", TELEGRAM_RULES),
     Door("agent-run-stream", (("POST", "/api/agents/{name}/runs"),), _agent_sse, "agents"),
     Door("agent-run", (("POST", "/api/agents/{name}/runs"),), _agent_json, "agents"),
+    Door("mcp-chat", (("POST", "/mcp"),), _mcp_chat, "mcp"),
 )
 
 

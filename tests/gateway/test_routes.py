@@ -47,6 +47,7 @@ OTHERS = {
     ("GET", "/api/agents/runs/{run_id}"),
     ("POST", "/api/agents/runs/{run_id}/cancel"),
     ("POST", "/api/agents/runs/{run_id}/resume"),  # admitted like a run; walked in test_agents_api.py
+    ("DELETE", "/mcp"),  # the MCP transport's session end (stateless: nothing to end)
     ("GET", "/api/health/detailed"),
     ("GET", "/api/health/history"),  # admins only (tests/ops/test_health_api.py)
     ("GET", "/metrics"),

@@ -33,6 +33,7 @@ from nexus.gateway.routes import (
     health,
     jobs,
     keys,
+    mcp,
     metrics,
     observability,
     openai,
@@ -68,6 +69,7 @@ ROUTES = (
     telegram,
     ops,
     agents,
+    mcp,
 )
 
 
@@ -101,9 +103,10 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.loop = asyncio.get_running_loop()
-        async with build(
-            settings, hub=hub, metrics=metrics, embedder=embedder, classifier=classifier
-        ) as services:
+        async with (
+            build(settings, hub=hub, metrics=metrics, embedder=embedder, classifier=classifier) as services,
+            mcp.serving(app, services),
+        ):
             app.state.services = services
             _install_sighup(services.hub)
             try:
