@@ -184,6 +184,18 @@ async def _agent_json(gw: GatewayServer, key: str | None, text: str, session: st
     return await _agent_run(gw, key, text, session, stream=False)
 
 
+def _openai_agent_door(name: str, *, stream: bool) -> Door:
+    """The OpenAI door with `model: "agent:<name>"`: the tenant's agent's run as a chat completion."""
+
+    async def send(gw: GatewayServer, key: str | None, text: str, session: str | None) -> Outcome:
+        if key is not None:
+            await _own_agent(gw, key)
+        model = "agent:" + MATRIX_AGENT
+        return await _openai(gw, key, text, session, model=model, stream=stream, parts=stream)
+
+    return Door(name, (("POST", "/v1/chat/completions"),), send, "openai")
+
+
 # -- MCP: the `chat` tool of Nexus's own MCP server (/mcp), called with the `mcp` client package. A
 # refused turn is a tool error whose text ends "(error STATUS CODE)"; a missing key is the HTTP 401.
 async def _mcp_chat(gw: GatewayServer, key: str | None, text: str, session: str | None) -> Outcome:
@@ -326,6 +338,8 @@ DOORS: tuple[Door, ...] = (
     Door("agent-run-stream", (("POST", "/api/agents/{name}/runs"),), _agent_sse, "agents"),
     Door("agent-run", (("POST", "/api/agents/{name}/runs"),), _agent_json, "agents"),
     Door("mcp-chat", (("POST", "/mcp"),), _mcp_chat, "mcp"),
+    _openai_agent_door("openai-agent", stream=False),
+    _openai_agent_door("openai-agent-stream", stream=True),
 )
 
 

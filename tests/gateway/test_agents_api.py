@@ -279,3 +279,45 @@ def test_resuming_is_model_work_admitted_like_a_run(gw: GatewayServer, fake: Fak
     assert post(gw, f"/api/agents/runs/{paused['id']}/resume", {}, {"approve": True}).status_code == 401
     assert len(fake.requests) == 1
     assert get(gw, f"/api/agents/runs/{paused['id']}", auth).json()["status"] == "paused"
+
+
+def test_the_openai_door_runs_an_agent_by_model_name(gw: GatewayServer, fake: FakeOpenAI) -> None:
+    from openai import NotFoundError, OpenAI
+
+    token = key(gw, tenant())["Authorization"].removeprefix("Bearer ")
+    client = OpenAI(base_url=gw.base_url + "/v1", api_key=token, max_retries=0)
+    fake.push(calc("17 * 23"), Reply(text="It is 391."))
+    done = client.chat.completions.create(
+        model="agent:mathy",
+        messages=[
+            {"role": "user", "content": "Hi"},
+            {"role": "assistant", "content": "Hello! Ask me some arithmetic."},
+            {"role": "user", "content": "What is 17 * 23?"},
+        ],
+    )
+    assert done.choices[0].message.content == "It is 391."
+    assert done.model == "agent:mathy"
+    extra = done.model_extra or {}
+    assert extra["nexus"]["status"] == "completed" and extra["nexus"]["tool_calls"] == 1
+    # The client's earlier turns were the run's history, before the task.
+    sent = [m["content"] for m in fake.requests[0].json["messages"] if m["role"] != "system"]
+    assert sent == ["Hi", "Hello! Ask me some arithmetic.", "What is 17 * 23?"]
+    fake.clear()
+    fake.push(calc("2 ^ 10"), Reply(text="1024"))
+    stream = client.chat.completions.create(
+        model="agent:mathy",
+        messages=[{"role": "user", "content": "2 ^ 10?"}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    chunks = list(stream)
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "1024"
+    assert chunks[-1].usage is not None and chunks[-1].usage.total_tokens > 0
+    fake.push(calc("6 * 7", "c6"))
+    paused = client.chat.completions.create(
+        model="agent:careful", messages=[{"role": "user", "content": "6*7"}]
+    )
+    assert (paused.model_extra or {})["nexus"]["status"] == "paused"
+    assert "Waiting for approval of: calculator" in (paused.choices[0].message.content or "")
+    with pytest.raises(NotFoundError):
+        client.chat.completions.create(model="agent:nobody", messages=[{"role": "user", "content": "hi"}])
