@@ -68,8 +68,8 @@ def _fresh(fake: FakeOpenAI) -> None:
     fake.clear()
 
 
-def key(gw: GatewayServer, tenant: str, **kw: Any) -> dict[str, str]:
-    token, _ = gw.call(create_api_key(gw.services.store, tenant=tenant, role="member", **kw))
+def key(gw: GatewayServer, tenant: str, role: str = "member", **kw: Any) -> dict[str, str]:
+    token, _ = gw.call(create_api_key(gw.services.store, tenant=tenant, role=role, **kw))
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -321,3 +321,25 @@ def test_the_openai_door_runs_an_agent_by_model_name(gw: GatewayServer, fake: Fa
     assert "Waiting for approval of: calculator" in (paused.choices[0].message.content or "")
     with pytest.raises(NotFoundError):
         client.chat.completions.create(model="agent:nobody", messages=[{"role": "user", "content": "hi"}])
+
+
+def test_a_tenant_admin_creates_and_deletes_its_own_agents(gw: GatewayServer, fake: FakeOpenAI) -> None:
+    a, b = tenant(), tenant()
+    member, admin_a, admin_b = key(gw, a), key(gw, a, role="admin"), key(gw, b, role="admin")
+    spec = {"name": "pricer", "model": MODEL, "instructions": "Price things.", "tools": ["calculator"]}
+    refused = post(gw, "/api/agents", member, spec)
+    assert (refused.status_code, refused.json()["error"]["code"]) == (403, "forbidden")
+    created = post(gw, "/api/agents", admin_a, spec)
+    assert created.status_code == 201, created.text
+    assert (created.json()["origin"], created.json()["tools"]) == ("tenant", ["calculator"])
+    assert post(gw, "/api/agents", admin_a, spec).status_code == 409
+    stdio = {"name": "shell", "model": MODEL, "mcp": [{"name": "sh", "command": ["sh"]}]}
+    assert post(gw, "/api/agents", admin_a, stdio).status_code == 422
+    fake.push(Reply(text="ten"))
+    assert post(gw, "/api/agents/pricer/runs", member, {"input": "price?"}).json()["answer"] == "ten"
+    gone = httpx.delete(gw.base_url + "/api/agents/pricer", headers=admin_b)
+    assert (gone.status_code, gone.json()["error"]["code"]) == (404, "agent_not_found")
+    assert httpx.delete(gw.base_url + "/api/agents/pricer", headers=member).status_code == 403
+    assert httpx.delete(gw.base_url + "/api/agents/pricer", headers=admin_a).status_code == 204
+    assert get(gw, "/api/agents/pricer", member).status_code == 404
+    assert httpx.delete(gw.base_url + "/api/agents/mathy", headers=admin_a).status_code == 409  # catalogue

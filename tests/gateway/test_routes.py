@@ -44,6 +44,8 @@ OTHERS = {
     ("POST", "/api/jobs/{job_id}/cancel"),
     ("GET", "/api/agents"),  # agents and runs: reads and control, tenant-scoped (test_agents_api.py)
     ("GET", "/api/agents/{name}"),
+    ("POST", "/api/agents"),  # a tenant's own agents: an admin of the tenant (test_agents_api.py)
+    ("DELETE", "/api/agents/{name}"),
     ("GET", "/api/agents/runs/{run_id}"),
     ("POST", "/api/agents/runs/{run_id}/cancel"),
     ("POST", "/api/agents/runs/{run_id}/resume"),  # admitted like a run; walked in test_agents_api.py

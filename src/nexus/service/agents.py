@@ -33,7 +33,7 @@ from nexus.agents import (
     RunRequest,
     RunView,
 )
-from nexus.config.agents import AUTO_MODEL
+from nexus.config.agents import AUTO_MODEL, AgentEntry
 from nexus.config.settings import Settings
 from nexus.guard import GuardBlocked, GuardPolicy
 from nexus.providers.hub import ModelHub
@@ -189,6 +189,15 @@ class AgentsService:
         view = await _mapped(self.library.get_agent, _agent_caller(caller), name)
         health, _ = await self.hub.cached_health(HEALTH_TTL_S)
         return self._described(view, health)
+
+    async def create_agent(self, caller: Caller, spec: AgentEntry) -> dict[str, Any]:
+        """A tenant's own agent (no stdio MCP servers, no local files: `InvalidAgent`, 422)."""
+        view = await _mapped(self.library.create_agent, _agent_caller(caller), spec)
+        health, _ = await self.hub.cached_health(HEALTH_TTL_S)
+        return self._described(view, health)
+
+    async def delete_agent(self, caller: Caller, name: str) -> None:
+        await _mapped(self.library.delete_agent, _agent_caller(caller), name)
 
     def _described(self, view: AgentView, health: dict[str, Any]) -> dict[str, Any]:
         model = self.model.resolve(view.model)

@@ -18,7 +18,8 @@ from starlette.responses import Response, StreamingResponse
 
 from nexus.agents import ApprovalRequest, RunHandle, RunRequest, RunView
 from nexus.agents.service import SESSION_PATTERN, HistoryMessage
-from nexus.gateway.deps import caller_of, services_of
+from nexus.config.agents import AgentEntry
+from nexus.gateway.deps import AdminDep, caller_of, services_of
 from nexus.gateway.errors import APIError
 from nexus.gateway.server import ShutdownSignal, ShuttingDown, until_shutdown
 from nexus.gateway.streaming import SHUTDOWN_CODE, SHUTDOWN_MESSAGE, shutdown_of
@@ -57,6 +58,25 @@ def _caller(request: Request) -> Caller:
 async def list_agents(request: Request) -> dict[str, Any]:
     data = await services_of(request).agents.list_agents(_caller(request))
     return {"object": "list", "data": data}
+
+
+@router.post(
+    "/api/agents",
+    status_code=201,
+    summary="Create one of this tenant's agents (an admin of the tenant)",
+)
+async def create_agent(spec: AgentEntry, request: Request, _: AdminDep) -> dict[str, Any]:
+    return await services_of(request).agents.create_agent(_caller(request), spec)
+
+
+@router.delete(
+    "/api/agents/{name}",
+    status_code=204,
+    summary="Delete one of this tenant's agents (an admin of the tenant)",
+)
+async def delete_agent(name: str, request: Request, _: AdminDep) -> Response:
+    await services_of(request).agents.delete_agent(_caller(request), name)
+    return Response(status_code=204)
 
 
 @router.get("/api/agents/runs/{run_id}", summary="A run: status, answer, steps, tool calls, events")
