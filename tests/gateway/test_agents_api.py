@@ -343,3 +343,41 @@ def test_a_tenant_admin_creates_and_deletes_its_own_agents(gw: GatewayServer, fa
     assert httpx.delete(gw.base_url + "/api/agents/pricer", headers=admin_a).status_code == 204
     assert get(gw, "/api/agents/pricer", member).status_code == 404
     assert httpx.delete(gw.base_url + "/api/agents/mathy", headers=admin_a).status_code == 409  # catalogue
+
+
+def test_memory_and_a_paused_run_survive_a_gateway_restart(fake: FakeOpenAI, tmp_path: Path) -> None:
+    """Two gateway processes' lifetimes on one data dir: the session's memory and a run paused for
+    approval outlive the first; the second remembers the first turn and resumes the pause."""
+    cat = write_catalogue(
+        tmp_path / "catalogue.yaml",
+        [{"id": MODEL, "base_url": fake.base_url, "capabilities": ["tools"]}],
+        agents=AGENTS,
+    )
+    mp = pytest.MonkeyPatch()
+    mp.setenv("NEXUS_TEST_KEY", "sk-test-agents-api-0123456789")
+    settings = Settings(data_dir=tmp_path, config=cat, auth="on", max_retries=0, attempt_timeout_s=10)
+    session = "s-" + uuid.uuid4().hex[:12]
+    try:
+        with GatewayServer(settings) as first:
+            auth = key(first, tenant())
+            fake.push(Reply(text="Noted: your name is Ada."))
+            told = post(
+                first, "/api/agents/careful/runs", auth, {"input": "My name is Ada.", "session_id": session}
+            )
+            assert told.json()["status"] == "completed"
+            fake.push(calc("40 + 2", "c42"))
+            paused = post(
+                first, "/api/agents/careful/runs", auth, {"input": "40 + 2?", "session_id": session}
+            )
+            assert paused.json()["status"] == "paused"
+        with GatewayServer(settings) as second:
+            fake.clear()
+            fake.push(Reply(text="42, Ada."))
+            resumed = post(second, f"/api/agents/runs/{paused.json()['id']}/resume", auth, {"approve": True})
+            assert resumed.status_code == 200, resumed.text
+            assert (resumed.json()["status"], resumed.json()["answer"]) == ("completed", "42, Ada.")
+            sent = fake.requests[0].json["messages"]
+            assert any(m["role"] == "user" and m["content"] == "My name is Ada." for m in sent)
+            assert any(m["role"] == "tool" and m["tool_call_id"] == "c42" for m in sent)
+    finally:
+        mp.undo()
