@@ -381,3 +381,15 @@ def test_memory_and_a_paused_run_survive_a_gateway_restart(fake: FakeOpenAI, tmp
             assert any(m["role"] == "tool" and m["tool_call_id"] == "c42" for m in sent)
     finally:
         mp.undo()
+
+
+def test_a_tenants_model_allow_list_holds_for_agents(gw: GatewayServer, fake: FakeOpenAI) -> None:
+    t = tenant()
+    admin = key(gw, t, role="admin")
+    r = httpx.put(
+        gw.base_url + f"/admin/tenants/{t}/guard", json={"allowed_models": ["elsewhere"]}, headers=admin
+    )
+    assert r.status_code == 200, r.text
+    refused = post(gw, "/api/agents/mathy/runs", admin, {"input": "1 + 1?"})
+    assert (refused.status_code, refused.json()["error"]["code"]) == (400, "guard_blocked"), refused.text
+    assert not fake.requests

@@ -101,6 +101,15 @@ class GatedModelCaller:
             ModelTurn(model=model, messages=[], tools=[], tenant="", run_id="", agent="")
         )
 
+    def _model(self, turn: ModelTurn, allowed: list[str] | None) -> str:
+        """The step's model; `nexus-auto` stays inside the tenant's allow-list when it has one."""
+        model = self.hub_caller.resolve(turn)
+        if turn.model != AUTO_MODEL or allowed is None or model in allowed:
+            return model
+        hub = self.hub_caller.hub
+        able = [m for m in hub.catalogue.with_capability("tools") if m in allowed and hub.is_available(m)]
+        return able[0] if able else model
+
     async def __call__(self, turn: ModelTurn) -> ModelReply:
         gate = self.gates.get(turn.run_id)
         if gate is None:  # a run started past the service (the library's own callers): no gate
@@ -113,7 +122,7 @@ class GatedModelCaller:
                 await self.admission.admit(caller.principal, lambda: _prompt_tokens(turn.messages))
             except ServiceError as exc:
                 raise ModelCallFailed(exc.code or "refused", exc.message) from None
-        model = self.hub_caller.resolve(turn)
+        model = self._model(turn, gate.allowed_models)
         if gate.allowed_models is not None and model not in gate.allowed_models:
             raise ModelCallFailed("model_not_allowed", f"The model {model!r} is not allowed for this tenant.")
         # Every message (tool results included) is masked before the upstream sees it; a block ends
