@@ -140,6 +140,8 @@ def test_a_streamed_run_shows_every_step_and_is_accounted_to_one_work_order(
         "17 * 23 = 391",
     )
     assert [e["type"] for e in run["events"]] == [e["type"] for e in events]
+    assert get(gw, f"/api/agents/mathy/runs/{run_id}", auth).json()["id"] == run_id
+    assert get(gw, f"/api/agents/careful/runs/{run_id}", auth).status_code == 404  # another agent's
     # The run's model calls are one work order (route "agent"), both calls charged to the tenant.
     gw.call(gw.services.accounting.flush())
     order = gw.call(gw.services.store.work_orders(TenantScope(owner)).find(run_id))

@@ -47,6 +47,7 @@ OTHERS = {
     ("POST", "/api/agents"),  # a tenant's own agents: an admin of the tenant (test_agents_api.py)
     ("DELETE", "/api/agents/{name}"),
     ("GET", "/api/agents/runs/{run_id}"),
+    ("GET", "/api/agents/{name}/runs/{run_id}"),
     ("POST", "/api/agents/runs/{run_id}/cancel"),
     ("POST", "/api/agents/runs/{run_id}/resume"),  # admitted like a run; walked in test_agents_api.py
     ("DELETE", "/mcp"),  # the MCP transport's session end (stateless: nothing to end)

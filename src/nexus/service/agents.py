@@ -283,8 +283,8 @@ class AgentsService:
     async def cancel(self, caller: Caller, run_id: str) -> RunView:
         return await _mapped(self.library.cancel_run, _agent_caller(caller), run_id)
 
-    async def get_run(self, caller: Caller, run_id: str) -> RunView:
-        return await _mapped(self.library.get_run, _agent_caller(caller), run_id)
+    async def get_run(self, caller: Caller, run_id: str, *, agent: str | None = None) -> RunView:
+        return await _mapped(self.library.get_run, _agent_caller(caller), run_id, agent=agent)
 
     async def complete(
         self, caller: Caller, name: str, request: RunRequest

@@ -84,6 +84,11 @@ async def get_run(run_id: str, request: Request) -> Response:
     return _json(await services_of(request).agents.get_run(_caller(request), run_id))
 
 
+@router.get("/api/agents/{name}/runs/{run_id}", summary="A run of this agent (404 for another agent's)")
+async def get_agent_run(name: str, run_id: str, request: Request) -> Response:
+    return _json(await services_of(request).agents.get_run(_caller(request), run_id, agent=name))
+
+
 @router.get("/api/agents/{name}", summary="One agent")
 async def get_agent(name: str, request: Request) -> dict[str, Any]:
     return await services_of(request).agents.get_agent(_caller(request), name)
