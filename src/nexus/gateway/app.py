@@ -27,11 +27,13 @@ from nexus.gateway.limits import BodySizeLimit
 from nexus.gateway.middleware import RequestContextMiddleware
 from nexus.gateway.routes import (
     admin,
+    agents,
     audio,
     chat,
     health,
     jobs,
     keys,
+    mcp,
     metrics,
     observability,
     openai,
@@ -66,6 +68,8 @@ ROUTES = (
     voice,
     telegram,
     ops,
+    agents,
+    mcp,
 )
 
 
@@ -99,9 +103,10 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.loop = asyncio.get_running_loop()
-        async with build(
-            settings, hub=hub, metrics=metrics, embedder=embedder, classifier=classifier
-        ) as services:
+        async with (
+            build(settings, hub=hub, metrics=metrics, embedder=embedder, classifier=classifier) as services,
+            mcp.serving(app, services),
+        ):
             app.state.services = services
             _install_sighup(services.hub)
             try:
