@@ -27,12 +27,14 @@ from nexus.gateway.limits import BodySizeLimit
 from nexus.gateway.middleware import RequestContextMiddleware
 from nexus.gateway.routes import (
     admin,
+    agents,
     audio,
     chat,
     feedback,
     health,
     jobs,
     keys,
+    mcp,
     metrics,
     observability,
     openai,
@@ -67,6 +69,8 @@ ROUTES = (
     voice,
     telegram,
     ops,
+    agents,
+    mcp,
     feedback,
 )
 
@@ -101,9 +105,10 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.loop = asyncio.get_running_loop()
-        async with build(
-            settings, hub=hub, metrics=metrics, embedder=embedder, classifier=classifier
-        ) as services:
+        async with (
+            build(settings, hub=hub, metrics=metrics, embedder=embedder, classifier=classifier) as services,
+            mcp.serving(app, services),
+        ):
             app.state.services = services
             _install_sighup(services.hub)
             try:

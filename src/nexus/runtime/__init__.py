@@ -30,6 +30,7 @@ from nexus.providers.hub import ModelHub
 from nexus.routing.router import Router
 from nexus.service.accounting import Ledger
 from nexus.service.admission import Admission
+from nexus.service.agents import AgentsService, open_agents_service
 from nexus.service.auth import Authenticator, StoreKeys
 from nexus.service.budgets import BudgetManager
 from nexus.service.cache import SemanticCache
@@ -81,6 +82,8 @@ class Services:
     jobs: JobEngine | None
     audio: AudioHub
     voice: VoiceService
+    # Tool-calling agents (nexus.agents) behind the service layer.
+    agents: AgentsService
     # The router on live traffic: feedback, retrain/promote, A/B arms; the semantic cache (opt-in).
     tuning: RouterTuning
     cache: SemanticCache
@@ -241,6 +244,17 @@ async def build(
         voice = VoiceService(
             settings=settings, audio=audio, admission=admission, guard=guard, ledger=ledger, chat=chat
         )
+        agents = await open_agents_service(
+            settings,
+            the_hub,
+            store,
+            checkpointer=pipeline.graph.checkpointer,
+            admission=admission,
+            guard=guard,
+            ledger=ledger,
+            sessions=sessions,
+        )
+        stack.push_async_callback(agents.aclose)
         yield Services(
             settings=settings,
             metrics=m,
@@ -262,6 +276,7 @@ async def build(
             jobs=engine,
             audio=audio,
             voice=voice,
+            agents=agents,
             tuning=tuning,
             cache=cache,
         )

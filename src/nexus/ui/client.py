@@ -190,7 +190,12 @@ class NexusClient:
         return self.get("/models")
 
     def agents(self) -> Any:
+        """The pipeline's roles and workers (GET /api/roles)."""
         return self.get("/api/roles")
+
+    def tool_agents(self) -> Any:
+        """The tool-calling agents this tenant can run (GET /api/agents)."""
+        return self.get("/api/agents")
 
     def route(self, message: str) -> Any:
         return self.request("POST", "/route", json={"message": message})
