@@ -160,7 +160,7 @@ def test_classify_cli(tmp_path: Path, classifier: Classifier, monkeypatch: pytes
 
     from nexus.cli import classify as cli
 
-    monkeypatch.setattr(cli, "Classifier", lambda: classifier)
+    monkeypatch.setattr("nexus.routing.classifier.Classifier", lambda: classifier)  # imported lazily
     app = typer.Typer()
     app.command()(cli.classify_cmd)
     good = tmp_path / "in.jsonl"
