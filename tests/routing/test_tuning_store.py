@@ -171,3 +171,13 @@ async def test_ab_report_per_arm(store: Store, tmp_path: Path) -> None:
     assert report["b"]["score"] == 0.25
     assert report["a"]["mean_cost_usd"] == pytest.approx(0.01)
     assert await tuning.ab_report(TenantScope("globex", False), "globex") == []
+
+
+async def test_a_work_order_run_again_overwrites_its_routing_record(store: Store, tmp_path: Path) -> None:
+    router = make_router(tmp_path, classifier=KeywordStub())
+    tuning = RouterTuning(store, lambda: router)
+    await tuning.begin(caller("acme"), "wo-r", "s-1", "first attempt")
+    await tuning.drain()
+    await tuning.begin(caller("acme"), "wo-r", "s-1", "second attempt")  # a queued order's retry
+    await tuning.drain()
+    assert (await RoutedTurns(store.sessions, ADMIN).get("wo-r")).prompt == "second attempt"

@@ -174,8 +174,8 @@ class RouterTuning:
         overrides = RouteOverrides.of(own.policy.assign(caller.tenant, session_id))
         repo = RoutedTurns(self.store.sessions, TenantScope(caller.tenant, False))
         self._spawn(
-            repo.add(
-                work_order_id=work_order_id,
+            repo.record(
+                work_order_id,
                 session_id=session_id,
                 prompt=prompt[:PROMPT_CHARS],
                 arm=overrides.arm if overrides else None,

@@ -83,6 +83,13 @@ class RoutedTurns(Repository[RoutedTurn]):
     model = RoutedTurn
     kind = "routed turn"
 
+    async def record(self, work_order_id: str, **values: Any) -> None:
+        """Insert, or overwrite when the work order runs again (a queued order's retry)."""
+        try:
+            await self.add(work_order_id=work_order_id, **values)
+        except IntegrityError:
+            await self.run(self.update().where(RoutedTurn.work_order_id == work_order_id).values(**values))
+
     async def by_arm(self, since: datetime | None = None) -> dict[str, int]:
         stmt = self.select(RoutedTurn.arm, func.count()).group_by(RoutedTurn.arm)
         if since is not None:
