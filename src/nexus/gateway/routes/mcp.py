@@ -95,12 +95,28 @@ def backend(services: Services) -> McpBackend:
 async def serving(app: FastAPI, services: Services) -> AsyncIterator[None]:
     """The MCP app for this lifespan (a mounted app gets no lifespan events of its own)."""
     mcp_app = NexusMcpApp(backend(services))
-    async with mcp_app.lifespan():
-        app.state.mcp = mcp_app
-        try:
-            yield
-        finally:
-            app.state.mcp = None
+    # The MCP session manager holds an anyio task group, which must be left by the task that entered it;
+    # a lifespan's start and end may run in different tasks (test harnesses do), so one task owns it.
+    started, finish = asyncio.Event(), asyncio.Event()
+
+    async def own() -> None:
+        async with mcp_app.lifespan():
+            started.set()
+            await finish.wait()
+
+    owner = asyncio.create_task(own(), name="mcp-session-manager")
+    ready = asyncio.ensure_future(started.wait())
+    await asyncio.wait({owner, ready}, return_when=asyncio.FIRST_COMPLETED)
+    ready.cancel()
+    if owner.done():
+        owner.result()  # it failed to start: raise its error here
+    app.state.mcp = mcp_app
+    try:
+        yield
+    finally:
+        app.state.mcp = None
+        finish.set()
+        await owner
 
 
 async def mcp_door(scope: Scope, receive: Receive, send: Send) -> None:
