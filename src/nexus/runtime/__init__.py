@@ -28,9 +28,11 @@ from nexus.pipeline.runner import Pipeline, open_pipeline
 from nexus.providers.audio import AudioHub, LocalFactory
 from nexus.providers.hub import ModelHub
 from nexus.routing.router import Router
+from nexus.runtime.broadcast import BUDGETS, CATALOGUE, Broadcast, catalogue_handler
 from nexus.service.accounting import Ledger
 from nexus.service.admission import Admission
 from nexus.service.auth import Authenticator, StoreKeys
+from nexus.service.budget_counters import SharedCounters
 from nexus.service.budgets import BudgetManager
 from nexus.service.chat import ChatService
 from nexus.service.guarding import RequestGuard
@@ -77,6 +79,8 @@ class Services:
     work_orders: WorkOrders
     # This process's job engine; None in a worker process (it runs its own).
     jobs: JobEngine | None
+    # Changes every process must apply (catalogue reloads, budget rules): Redis pub/sub, or local only.
+    broadcast: Broadcast
     audio: AudioHub
     voice: VoiceService
 
@@ -172,6 +176,8 @@ async def build(
         m.bind_queue_depth(lambda: queue.depth)
 
         budgets = BudgetManager(store, queue=queue, on_soft=lambda *_: m.observe_budget_soft_limit())
+        if settings.redis_url:  # one budget across every gateway and worker
+            budgets.shared = SharedCounters(settings.redis_url, settings.jobs_stream_prefix)
         await budgets.start()
         stack.push_async_callback(budgets.close)
         ledger = Ledger(queue, budgets, store, enabled=settings.accounting)
@@ -203,6 +209,12 @@ async def build(
         stack.push_async_callback(runs.drain)
         stack.push_async_callback(close_pipeline)
         await runs.close_interrupted([o for o in stale if o.route == "pipeline"])
+
+        broadcast = Broadcast.for_settings(settings)
+        broadcast.on(CATALOGUE, catalogue_handler(the_hub))
+        broadcast.on(BUDGETS, lambda _: budgets.reload_rules())
+        await broadcast.start()
+        stack.push_async_callback(broadcast.close)
 
         sessions = SessionRegistry(store, queue)
         chat = ChatService(
@@ -248,6 +260,7 @@ async def build(
             chat=chat,
             work_orders=work_orders,
             jobs=engine,
+            broadcast=broadcast,
             audio=audio,
             voice=voice,
         )
