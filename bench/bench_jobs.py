@@ -245,11 +245,11 @@ async def main(args: argparse.Namespace) -> None:  # noqa: PLR0915 (one linear s
         await store.close()
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
-        r = aioredis.from_url(REDIS)
-        keys = [k async for k in r.scan_iter(match=f"{prefix}:*")]
+        rc = aioredis.from_url(REDIS)
+        keys = [k async for k in rc.scan_iter(match=f"{prefix}:*")]
         if keys:
-            await r.delete(*keys)
-        await r.aclose()
+            await rc.delete(*keys)
+        await rc.aclose()
 
     what = "work orders through ChatService" if args.kind == "work_order" else "trivial handler"
     table = Table(
@@ -264,8 +264,8 @@ async def main(args: argparse.Namespace) -> None:  # noqa: PLR0915 (one linear s
     ):
         table.add_column(col, justify="left" if col == "mode" else "right")
     for r in rows:
-        cpu = f"{r['cpu_ms']:.2f}" if "cpu_ms" in r else ""
-        table.add_row(r["mode"], f"{r['jobs_s']:.0f}", f"{r['p50']:.1f}", f"{r['p99']:.1f}", cpu)
+        cpu_text = f"{r['cpu_ms']:.2f}" if "cpu_ms" in r else ""
+        table.add_row(r["mode"], f"{r['jobs_s']:.0f}", f"{r['p50']:.1f}", f"{r['p99']:.1f}", cpu_text)
     console.print(table)
     burst = {r["workers"]: r["jobs_s"] for r in rows if r["mode"].startswith("burst")}
     if 1 in burst and 2 in burst:

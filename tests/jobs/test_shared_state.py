@@ -40,7 +40,7 @@ async def test_a_broadcast_reaches_every_other_process_once_and_not_its_sender(
     nodes = {}
     for name in heard:
         node = Broadcast(redis_url, f"{prefix}:broadcast", origin=name)
-        node.on("catalogue", lambda data, name=name: heard[name].append(data))
+        node.on("catalogue", heard[name].append)
         nodes[name] = await node.start()
     try:
         reached = await nodes["a"].publish("catalogue", {"models": ["x"]}, local=False)

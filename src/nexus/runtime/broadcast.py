@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -27,7 +27,8 @@ import orjson
 log = logging.getLogger("nexus.runtime.broadcast")
 
 # data is None after a (re)subscription: the handler re-reads its state from its source.
-Handler = Callable[[Any], Awaitable[None] | None]
+# (A handler may return an awaitable, which is awaited; any other return value is ignored.)
+Handler = Callable[[Any], Any]
 
 
 class Broadcast:
