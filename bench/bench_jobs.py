@@ -370,8 +370,9 @@ def chart(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
     right.legend()
     fig.tight_layout()
     OUT.mkdir(parents=True, exist_ok=True)
-    fig.savefig(OUT / "jobs_throughput.png", dpi=110)
-    print(f"chart: {OUT / 'jobs_throughput.png'}")
+    out = OUT / ("jobs_work_orders.png" if args.kind == "work_order" else "jobs_throughput.png")
+    fig.savefig(out, dpi=110)
+    print(f"chart: {out}")
 
 
 def parse() -> argparse.Namespace:
