@@ -7,9 +7,14 @@
 Prints a table, saves bench/out/jobs_throughput.png; asserts nothing. A fresh database per run, dropped after.
 
     python bench/bench_jobs.py [--n 1500] [--rate 50] [--seconds 10] [--workers 1,2,4]
+    python bench/bench_jobs.py --kind work_order [--n 600] [--workers 1,2,4] [--embedder hashing|local]
 
-Targets (issue 10): 2 workers ≥ 1.7× the throughput of 1; enqueue → start p99 ≤ 20 ms at 50/s. The lead
-re-runs it with work orders through ChatService (`--kind work_order` once the runtime is wired).
+`--kind work_order`: the burst is N queued work orders (`submit_work_order`, as POST /api/work-orders
+does after admission), each run by a `nexus worker` through ChatService (`nexus-auto`: the pipeline,
+accounting, checkpoint) against a fake OpenAI upstream answering at once (demo models at zero latency);
+work orders/s with 1, 2 and 4 workers and the queue wait p50/p99. No steady run in that mode.
+
+Targets (issue 10): 2 workers ≥ 1.7× the throughput of 1; enqueue → start p99 ≤ 20 ms at 50/s.
 """
 
 from __future__ import annotations
@@ -67,6 +72,7 @@ async def main(args: argparse.Namespace) -> None:  # noqa: PLR0915 (one linear s
     from nexus.config.settings import Settings
     from nexus.jobs import JobEngine, JobRequest
     from nexus.store import TenantScope, open_store
+    from nexus.store.models import WorkOrder
     from nexus.store.models_jobs import Job
 
     console = Console()
@@ -87,6 +93,18 @@ async def main(args: argparse.Namespace) -> None:  # noqa: PLR0915 (one linear s
         NEXUS_LOG_LEVEL="WARNING",
         PYTHONPATH=os.pathsep.join([str(Path(__file__).parent), env.get("PYTHONPATH", "")]),
     )
+    upstream = None
+    if args.kind == "work_order":
+        from nexus.testing import FakeOpenAI, Reply
+
+        upstream = FakeOpenAI(default=Reply(text="pong", usage=(120, 45)))
+        upstream.start()
+        env.update(
+            NEXUS_CONFIG=str(work_order_catalogue(tmp / "catalogue.yaml", upstream.base_url)),
+            NEXUS_EMBEDDINGS_BACKEND=args.embedder,
+            NEXUS_BENCH_UPSTREAM_KEY="sk-bench-0123456789",
+            NEXUS_AUTH="off",
+        )
     store = await open_store(settings)
     client = await JobEngine.start(settings, store, role="bench", execute=False)
     tenant = TenantScope("bench")
@@ -106,6 +124,23 @@ async def main(args: argparse.Namespace) -> None:  # noqa: PLR0915 (one linear s
     async def reset() -> None:
         async with store.sessions() as s, s.begin():
             await s.execute(delete(Job))
+            await s.execute(delete(WorkOrder))
+
+    async def enqueue_burst() -> None:
+        if args.kind != "work_order":
+            await client.queue.enqueue_many([JobRequest(kind=KIND) for _ in range(args.n)], tenant=tenant)
+            return
+        from nexus.jobs import submit_work_order
+
+        gate = asyncio.Semaphore(16)
+
+        async def one(i: int) -> None:
+            async with gate:
+                await submit_work_order(
+                    client.queue, tenant=tenant, content="hello there", request_id=f"b{i}"
+                )
+
+        await asyncio.gather(*(one(i) for i in range(args.n)))
 
     def start_workers(n: int) -> list[subprocess.Popen[bytes]]:
         cmd = [
@@ -146,9 +181,7 @@ async def main(args: argparse.Namespace) -> None:  # noqa: PLR0915 (one linear s
                     idle_cpu = [cpu_seconds(p.pid) for p in procs]
                     task = progress.add_task(f"{workers} worker(s): {args.n} jobs", total=args.n)
                     started = time.perf_counter()
-                    await client.queue.enqueue_many(
-                        [JobRequest(kind=KIND) for _ in range(args.n)], tenant=tenant
-                    )
+                    await enqueue_burst()
                     while (n := await done_count()) < args.n:
                         progress.update(task, completed=n)
                         await asyncio.sleep(0.1)
@@ -171,6 +204,8 @@ async def main(args: argparse.Namespace) -> None:  # noqa: PLR0915 (one linear s
                 )
                 await reset()
                 await wait_gone()
+            if args.kind == "work_order":
+                raise _SkipSteady
 
             procs = start_workers(2)
             try:
@@ -201,30 +236,68 @@ async def main(args: argparse.Namespace) -> None:  # noqa: PLR0915 (one linear s
                 }
             )
             rows.append(await embedded_steady(args, tmp))
+    except _SkipSteady:
+        pass
     finally:
+        if upstream is not None:
+            upstream.stop()
         await client.close(grace_s=0)
         await store.close()
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
-        r = aioredis.from_url(REDIS)
-        keys = [k async for k in r.scan_iter(match=f"{prefix}:*")]
+        rc = aioredis.from_url(REDIS)
+        keys = [k async for k in rc.scan_iter(match=f"{prefix}:*")]
         if keys:
-            await r.delete(*keys)
-        await r.aclose()
+            await rc.delete(*keys)
+        await rc.aclose()
 
+    what = "work orders through ChatService" if args.kind == "work_order" else "trivial handler"
     table = Table(
-        title=f"nexus.jobs end to end (trivial handler; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)"
+        title=f"nexus.jobs end to end ({what}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)"
     )
-    for col in ("mode", "jobs/s", "enqueue→start p50 ms", "p99 ms", "worker CPU ms/job"):
+    for col in (
+        "mode",
+        "work orders/s" if args.kind == "work_order" else "jobs/s",
+        "enqueue→start p50 ms",
+        "p99 ms",
+        "worker CPU ms/job",
+    ):
         table.add_column(col, justify="left" if col == "mode" else "right")
     for r in rows:
-        cpu = f"{r['cpu_ms']:.2f}" if "cpu_ms" in r else ""
-        table.add_row(r["mode"], f"{r['jobs_s']:.0f}", f"{r['p50']:.1f}", f"{r['p99']:.1f}", cpu)
+        cpu_text = f"{r['cpu_ms']:.2f}" if "cpu_ms" in r else ""
+        table.add_row(r["mode"], f"{r['jobs_s']:.0f}", f"{r['p50']:.1f}", f"{r['p99']:.1f}", cpu_text)
     console.print(table)
     burst = {r["workers"]: r["jobs_s"] for r in rows if r["mode"].startswith("burst")}
     if 1 in burst and 2 in burst:
         console.print(f"2 workers / 1 worker: {burst[2] / burst[1]:.2f}x (target ≥ 1.7x)")
     chart(rows, args)
+
+
+class _SkipSteady(Exception):
+    """The work-order mode measures bursts only."""
+
+
+def work_order_catalogue(path: Path, base_url: str) -> Path:
+    from nexus.testing.gateway import write_catalogue
+
+    models = ("cheap", "general", "coder", "agg", "judge", "senior")
+    return write_catalogue(
+        path,
+        [
+            {"id": m, "model": f"up-{m}", "base_url": base_url, "api_key_env": "NEXUS_BENCH_UPSTREAM_KEY"}
+            for m in models
+        ],
+        roles={
+            "classifier": "cheap",
+            "self_answer": "cheap",
+            "compressor": "cheap",
+            "default": "general",
+            "aggregator": "agg",
+            "judge": "judge",
+            "escalation": "senior",
+        },
+        workers={"code": "coder", "math": "general", "writing": "general"},
+    )
 
 
 async def embedded_steady(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
@@ -297,8 +370,9 @@ def chart(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
     right.legend()
     fig.tight_layout()
     OUT.mkdir(parents=True, exist_ok=True)
-    fig.savefig(OUT / "jobs_throughput.png", dpi=110)
-    print(f"chart: {OUT / 'jobs_throughput.png'}")
+    out = OUT / ("jobs_work_orders.png" if args.kind == "work_order" else "jobs_throughput.png")
+    fig.savefig(out, dpi=110)
+    print(f"chart: {out}")
 
 
 def parse() -> argparse.Namespace:
@@ -308,6 +382,8 @@ def parse() -> argparse.Namespace:
     ap.add_argument("--concurrency", type=int, default=16, help="jobs at once per worker process")
     ap.add_argument("--rate", type=float, default=50.0, help="jobs/s of the steady run")
     ap.add_argument("--seconds", type=float, default=10.0, help="length of the steady run")
+    ap.add_argument("--kind", choices=["noop", "work_order"], default="noop", help="what each job is")
+    ap.add_argument("--embedder", default="hashing", help="NEXUS_EMBEDDINGS_BACKEND of the workers")
     return ap.parse_args()
 
 

@@ -9,12 +9,14 @@ paused run.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import logging
 import time
 import uuid
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -25,6 +27,7 @@ from nexus.pipeline.checkpoint import open_checkpointer
 from nexus.pipeline.deps import Deps
 from nexus.pipeline.events import DoneData, ErrorData, Event, InterruptData, Payload, StartedData
 from nexus.pipeline.graph import build_graph
+from nexus.pipeline.locks import RedisRunLocks, RunLocks
 from nexus.pipeline.ports import ClassifierLike, EventSink, RouterLike
 from nexus.pipeline.qa import QAChecker, default_checker, spec_from_request
 from nexus.pipeline.trace import MemoryTrace
@@ -49,8 +52,16 @@ class Paused:
 
 
 class Pipeline:
-    def __init__(self, deps: Deps, checkpointer: Any, sinks: list[EventSink] | None = None) -> None:
+    def __init__(
+        self,
+        deps: Deps,
+        checkpointer: Any,
+        sinks: list[EventSink] | None = None,
+        locks: RunLocks | None = None,
+    ) -> None:
         self.deps = deps
+        # Across processes (Redis): one run per session's thread in the whole deployment.
+        self.locks = locks
         self.graph = build_graph(deps, checkpointer)
         self.trace = MemoryTrace()
         self.sinks: list[EventSink] = list(sinks or [])
@@ -178,6 +189,9 @@ class Pipeline:
             self._locks[key] = lock
         return lock
 
+    def _shared(self, key: str) -> AbstractAsyncContextManager[None]:
+        return self.locks.hold(key) if self.locks is not None else contextlib.nullcontext()
+
     async def _drive(
         self,
         graph_input: Any,
@@ -228,7 +242,8 @@ class Pipeline:
         status = "completed"
         question: str | None = None
         try:
-            async with self._lock(config["configurable"]["thread_id"]):
+            thread = config["configurable"]["thread_id"]
+            async with self._lock(thread), self._shared(thread):
                 out(start, "pipeline")
                 async for mode, chunk in self.graph.astream(
                     graph_input, config, stream_mode=["custom", "updates"], durability="exit"
@@ -309,9 +324,13 @@ async def open_pipeline(
     classifier = classifier or getattr(current, "classifier", None)
     checkpointer, close_saver = await open_checkpointer(settings)
     pipeline = build_pipeline(hub, router, classifier, settings, checkpointer, sink, mask=mask, tracer=tracer)
+    locks = RedisRunLocks(settings.redis_url, settings.jobs_stream_prefix) if settings.redis_url else None
+    pipeline.locks = locks
 
     async def close() -> None:
         await pipeline.aclose()
+        if locks is not None:
+            await locks.aclose()
         await close_saver()
 
     return pipeline, close

@@ -62,6 +62,8 @@ class ModelHub:
         )
         self._ctx = ProviderContext(self.http, settings.secret)
         self._state: _State | None = None
+        # The catalogue as loaded (before the demo view): what a reload broadcast hands other processes.
+        self.source: Catalogue | None = None
         self._reload_listeners: list[Callable[[Catalogue], None]] = []
         self._health: dict[str, Health] = {}
         self._health_at = 0.0
@@ -72,6 +74,7 @@ class ModelHub:
         """Build providers for a catalogue (the configured file when None) and swap it in."""
         cat = catalogue if catalogue is not None else load_catalogue(self.settings.config)
         self._state = self._build(cat)
+        self.source = cat
         for fn in self._reload_listeners:
             fn(self._state.catalogue)
         return self._state.catalogue

@@ -28,10 +28,12 @@ from nexus.pipeline.runner import Pipeline, open_pipeline
 from nexus.providers.audio import AudioHub, LocalFactory
 from nexus.providers.hub import ModelHub
 from nexus.routing.router import Router
+from nexus.runtime.broadcast import BUDGETS, CATALOGUE, Broadcast, catalogue_handler
 from nexus.service.accounting import Ledger
 from nexus.service.admission import Admission
 from nexus.service.agents import AgentsService, open_agents_service
 from nexus.service.auth import Authenticator, StoreKeys
+from nexus.service.budget_counters import SharedCounters
 from nexus.service.budgets import BudgetManager
 from nexus.service.cache import SemanticCache
 from nexus.service.chat import ChatService
@@ -80,6 +82,8 @@ class Services:
     work_orders: WorkOrders
     # This process's job engine; None in a worker process (it runs its own).
     jobs: JobEngine | None
+    # Changes every process must apply (catalogue reloads, budget rules): Redis pub/sub, or local only.
+    broadcast: Broadcast
     audio: AudioHub
     voice: VoiceService
     # Tool-calling agents (nexus.agents) behind the service layer.
@@ -180,6 +184,8 @@ async def build(
         m.bind_queue_depth(lambda: queue.depth)
 
         budgets = BudgetManager(store, queue=queue, on_soft=lambda *_: m.observe_budget_soft_limit())
+        if settings.redis_url:  # one budget across every gateway and worker
+            budgets.shared = SharedCounters(settings.redis_url, settings.jobs_stream_prefix)
         await budgets.start()
         stack.push_async_callback(budgets.close)
         ledger = Ledger(queue, budgets, store, enabled=settings.accounting)
@@ -216,6 +222,12 @@ async def build(
         stack.push_async_callback(runs.drain)
         stack.push_async_callback(close_pipeline)
         await runs.close_interrupted([o for o in stale if o.route == "pipeline"])
+
+        broadcast = Broadcast.for_settings(settings)
+        broadcast.on(CATALOGUE, catalogue_handler(the_hub))
+        broadcast.on(BUDGETS, lambda _: budgets.reload_rules())
+        await broadcast.start()
+        stack.push_async_callback(broadcast.close)
 
         sessions = SessionRegistry(store, queue)
         chat = ChatService(
@@ -274,6 +286,7 @@ async def build(
             chat=chat,
             work_orders=work_orders,
             jobs=engine,
+            broadcast=broadcast,
             audio=audio,
             voice=voice,
             agents=agents,

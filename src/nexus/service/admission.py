@@ -76,4 +76,5 @@ class Admission:
             if self.on_reject is not None:
                 self.on_reject(exc.kind)
             raise RateLimited(exc) from None
+        await self.budgets.refresh(principal.tenant_id, principal.key_id)  # shared counters (Redis)
         self.budgets.enforce(principal)

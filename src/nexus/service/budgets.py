@@ -3,6 +3,10 @@
 Enforced from in-memory counters so the request path never waits on the database; the counters are
 reconciled with the work_orders table at start and periodically, so several gateway processes sharing
 one database converge (each keeps the larger of its own count and the database's).
+
+With Redis (`shared`, nexus.service.budget_counters) every process also adds its spend to shared
+counters and, before admitting a request that a hard budget applies to, raises its own counters to
+them: a budget spent across any number of gateways is enforced exactly, not per process.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import func
 
+from nexus.service.budget_counters import SharedCounters
 from nexus.service.errors import ServiceError
 from nexus.store import AccountingQueue, Store, TenantScope
 from nexus.store.models import Budget, WorkOrder, utcnow
@@ -96,6 +101,8 @@ class BudgetManager:
         self._warned: set[tuple[int, datetime]] = set()
         self._task: asyncio.Task[None] | None = None
         self._pending: set[asyncio.Task[Any]] = set()  # audit writes when no queue is attached
+        # Redis counters shared by every process (None: this process's counters only).
+        self.shared: SharedCounters | None = None
 
     # ---- lifecycle ----------------------------------------------------------------------------------
 
@@ -104,6 +111,8 @@ class BudgetManager:
         self._task = asyncio.create_task(self._loop(), name="nexus-budget-reconcile")
 
     async def close(self) -> None:
+        if self.shared is not None:
+            await self.shared.close()
         if self._pending:
             await asyncio.gather(*list(self._pending), return_exceptions=True)
         if self._task:
@@ -182,6 +191,25 @@ class BudgetManager:
                     rule,
                 )
 
+    async def refresh(self, tenant: str, key_id: str | None = None) -> None:
+        """Raise this process's counters to the shared ones for the hard rules that apply (no-op without
+        Redis or without such rules). A Redis failure leaves the local counters in charge."""
+        if self.shared is None:
+            return
+        rules = [r for r in self._applicable(tenant, key_id) if r.hard]
+        if not rules:
+            return
+        now = self.clock()
+        keys = list({(r.tenant_id, r.api_key_id, r.period, period_bounds(r.period, now)[0]) for r in rules})
+        try:
+            values = await self.shared.read(keys)
+        except Exception as exc:
+            log.warning("shared budget counters unreadable (%s): enforcing from this process's", exc)
+            return
+        for k, (t, c) in zip(keys, values, strict=True):
+            mine = self._used.setdefault(k, [0.0, 0.0])
+            mine[0], mine[1] = max(mine[0], t), max(mine[1], c)
+
     def enforce(self, principal: Any) -> None:
         """Before a turn: the principal's tenant and key; a used-up hard budget raises BudgetExceeded (429)."""
         self.check(principal.tenant_id, getattr(principal, "key_id", None))
@@ -197,6 +225,8 @@ class BudgetManager:
                 acc = self._used.setdefault(k, [0.0, 0.0])
                 acc[0] += tokens
                 acc[1] += cost
+                if self.shared is not None:
+                    self.shared.add(k, tokens, cost, reset=period_bounds(period, now)[1])
         for rule in self._applicable(tenant, key_id):
             start, _ = period_bounds(rule.period, now)
             used = self.used(rule, now)

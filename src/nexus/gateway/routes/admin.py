@@ -19,6 +19,7 @@ from nexus.gateway.deps import AdminDep, GlobalAdminDep, ServicesDep
 from nexus.gateway.errors import APIError
 from nexus.guard import GuardOverrides
 from nexus.routing.prototypes import PrototypeError
+from nexus.runtime.broadcast import BUDGETS, publish_catalogue
 from nexus.service.budgets import BudgetRule
 from nexus.service.identity import Principal
 from nexus.store import TenantScope
@@ -32,6 +33,7 @@ TENANT_ID = r"^[A-Za-z0-9._-]{1,64}$"
 @router.post("/catalogue/reload", summary="Reload the model catalogue from its file (global admin)")
 async def reload_catalogue(_: GlobalAdminDep, services: ServicesDep) -> dict[str, Any]:
     cat = services.hub.reload()  # CatalogueError → 400 naming entry and field; running one stays
+    await publish_catalogue(services.broadcast, services.hub)  # every other gateway and worker too
     return {"status": "reloaded", "models": len(cat.models), "ids": cat.ids}
 
 
@@ -224,6 +226,7 @@ async def set_budget(
         tenant_id=tenant_id,
     )
     await services.budgets.reload_rules()
+    await services.broadcast.publish(BUDGETS, local=False)
     await services.accounting.audit(
         action="budget.set",
         tenant_id=tenant_id,
@@ -243,6 +246,7 @@ async def delete_budget(
     if not n:
         raise APIError(404, f"No budget {budget_id} for tenant {tenant_id!r}.", code="budget_not_found")
     await services.budgets.reload_rules()
+    await services.broadcast.publish(BUDGETS, local=False)
     await services.accounting.audit(
         action="budget.delete", tenant_id=tenant_id, actor=admin.subject, target=str(budget_id)
     )
