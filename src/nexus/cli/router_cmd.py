@@ -14,13 +14,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from nexus.config import get_settings, load_catalogue
-from nexus.routing.base import Embedder
-from nexus.routing.dataset import RoutingDataError, read_outcomes, read_prices, read_prompts
-from nexus.routing.learned import LearnedRouter, LearnedRouterError, embed_cached
-from nexus.routing.prototypes import PrototypeError, PrototypeStore, overlay_path
-
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the router's packages load with the command, not with `nexus --help`
+    from nexus.routing.base import Embedder
+    from nexus.routing.prototypes import PrototypeStore
     from nexus.runtime import Services
 
 app = typer.Typer(help="Learned router (fit/predict) and KNN prototype management.", no_args_is_help=True)
@@ -28,6 +24,12 @@ prototypes_app = typer.Typer(help="List, add or remove a model's prototype queri
 app.add_typer(prototypes_app, name="prototypes")
 
 console = Console(stderr=True)
+
+
+def get_settings() -> Any:
+    from nexus.config.settings import get_settings as settings
+
+    return settings()
 
 
 def _fail(message: str) -> typer.Exit:
@@ -62,6 +64,8 @@ def _progress(label: str) -> Iterator[object]:
 
 def embed_texts(texts: list[str], label: str = "embedding") -> tuple[Embedder, object]:
     """Embed with the shared embedder and the on-disk cache, showing a progress bar."""
+    from nexus.routing.learned import embed_cached
+
     embedder = _embedder()
     from nexus.embeddings.cache import embedder_key
 
@@ -90,6 +94,9 @@ def fit(
     ] = None,
 ) -> None:
     """Fit the learned quality router (candidate chosen by k-fold, or leave-one-family-out, CV)."""
+    from nexus.routing.dataset import RoutingDataError, read_outcomes, read_prices
+    from nexus.routing.learned import LearnedRouter
+
     try:
         price_map = read_prices(prices) if prices else None
         outcomes = read_outcomes(data, set(price_map) if price_map else None)
@@ -147,6 +154,9 @@ def predict(
     ],
 ) -> None:
     """Predict every model's expected score for each prompt."""
+    from nexus.routing.dataset import RoutingDataError, read_prompts
+    from nexus.routing.learned import LearnedRouter, LearnedRouterError
+
     try:
         router = LearnedRouter.load(router_dir)
         items = read_prompts(input)
@@ -167,6 +177,9 @@ def predict(
 
 
 def _store() -> PrototypeStore:
+    from nexus.config import load_catalogue
+    from nexus.routing.prototypes import PrototypeStore, overlay_path
+
     settings = get_settings()
     catalogue = load_catalogue(settings.config)
     return PrototypeStore.from_catalogue(catalogue, _embedder(), overlay_path(settings.data_dir))
@@ -177,6 +190,8 @@ def list_prototypes(
     model: Annotated[str | None, typer.Option("--model", help="only this model")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
+    from nexus.routing.prototypes import PrototypeError
+
     try:
         pairs = _store().entries(model)
     except PrototypeError as exc:
@@ -200,6 +215,8 @@ def add_prototype(
     text: Annotated[str, typer.Argument(help="the prototype query")],
     model: Annotated[str, typer.Option("--model", help="catalogue model id")],
 ) -> None:
+    from nexus.routing.prototypes import PrototypeError
+
     try:
         _store().add(model, text)
     except PrototypeError as exc:
@@ -213,6 +230,8 @@ def remove_prototype(
     text: Annotated[str | None, typer.Argument(help="exact prototype text")] = None,
     index: Annotated[int | None, typer.Option("--index", help="position in `list --model`")] = None,
 ) -> None:
+    from nexus.routing.prototypes import PrototypeError
+
     if (text is None) == (index is None):
         raise _fail("give the prototype TEXT or --index")
     try:
