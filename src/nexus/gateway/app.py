@@ -29,6 +29,7 @@ from nexus.gateway.routes import (
     admin,
     audio,
     chat,
+    files,
     health,
     jobs,
     keys,
@@ -36,9 +37,11 @@ from nexus.gateway.routes import (
     observability,
     openai,
     ops,
+    rag,
     roles,
     routing,
     telegram,
+    vector_stores,
     voice,
 )
 from nexus.gateway.security import gate
@@ -66,6 +69,9 @@ ROUTES = (
     voice,
     telegram,
     ops,
+    files,
+    vector_stores,
+    rag,
 )
 
 

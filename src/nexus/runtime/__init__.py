@@ -33,6 +33,7 @@ from nexus.service.admission import Admission
 from nexus.service.auth import Authenticator, StoreKeys
 from nexus.service.budgets import BudgetManager
 from nexus.service.chat import ChatService
+from nexus.service.documents import DocumentsService, open_documents
 from nexus.service.guarding import RequestGuard
 from nexus.service.ratelimit import build_limiter
 from nexus.service.runs import StoreRuns
@@ -79,6 +80,8 @@ class Services:
     jobs: JobEngine | None
     audio: AudioHub
     voice: VoiceService
+    # Documents: the OpenAI Files/Vector Stores API and /rag-chat (nexus.rag underneath).
+    documents: DocumentsService
 
     @property
     def turns(self) -> WorkOrders:
@@ -216,6 +219,8 @@ async def build(
             traces=runs,
         )
         work_orders = WorkOrders(chat, store)
+        documents = open_documents(settings, store, embedder, admission, chat)
+        stack.push_async_callback(documents.close)
         engine: JobEngine | None = None
         if jobs:
             engine = await JobEngine.start(settings, store, role="gateway", services=work_orders)
@@ -250,6 +255,7 @@ async def build(
             jobs=engine,
             audio=audio,
             voice=voice,
+            documents=documents,
         )
 
 

@@ -62,9 +62,10 @@ class RagFiles(Repository[RagFile]):
         content_hash: str,
         size: int,
         meta: dict[str, Any] | None = None,
+        file_id: str | None = None,
     ) -> RagFile:
         return await self.add(
-            id="file-" + uuid.uuid4().hex,
+            id=file_id or "file-" + uuid.uuid4().hex,
             collection_id=collection_id,
             filename=filename,
             content_hash=content_hash,

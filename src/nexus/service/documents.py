@@ -1,0 +1,293 @@
+"""DocumentsService: the use cases of the documents doors (the OpenAI Files and Vector Stores API,
+/rag-chat, and any later door such as the FAQ), on top of `nexus.rag.RagService`.
+
+Every call takes the `Caller`; its tenant is the scope (a global admin key acts in its own tenant here:
+documents are never read across tenants through these doors). Another tenant's upload, vector store or
+file is `NotFound` (404), exactly like one that does not exist. Uploading, attaching and searching are
+admitted (rate limits, budgets); a grounded answer is admitted and guarded like any chat turn, and its
+generation runs through `ChatService` (guard on the sources too, accounting, output guard).
+
+Ids: an upload is `file-…`; a collection is `vs_…`; the file row of an upload attached to a collection is
+`<upload id>@<collection hex>`, so the same upload can sit in several collections while the OpenAI door
+addresses it by the upload's id (`upload_id_of`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+from nexus.config.settings import Settings
+from nexus.embeddings.base import Embedder
+from nexus.pipeline.events import ChunkData, ErrorData, FinalData
+from nexus.providers.types import ChatMessage, ChatRequest
+from nexus.rag.answer import RagEvent, answer
+from nexus.rag.errors import DuplicateContent, FileTooLarge, IndexMismatch, RagError
+from nexus.rag.service import RagService
+from nexus.rag.types import CollectionInfo, FileInfo, SearchResult
+from nexus.rag.uploads import Upload, UploadStore
+from nexus.service.admission import Admission
+from nexus.service.chat import AUTO_MODEL, ChatService, TurnRequest
+from nexus.service.errors import ServiceError, invalid, not_found
+from nexus.service.identity import Caller
+from nexus.store.errors import NotFound
+from nexus.store.scope import TenantScope
+from nexus.store.store import Store
+
+PURPOSES = frozenset({"assistants", "user_data"})
+MAX_COLLECTIONS = 1000
+
+
+def file_row_id(collection_id: str, upload_id: str) -> str:
+    return f"{upload_id}@{collection_id.removeprefix('vs_')}"
+
+
+def upload_id_of(file_row_id: str) -> str:
+    return file_row_id.split("@", 1)[0]
+
+
+def rag_error(exc: RagError) -> ServiceError:
+    if isinstance(exc, FileTooLarge):
+        return ServiceError(413, str(exc), code=exc.code)
+    if isinstance(exc, DuplicateContent | IndexMismatch):
+        return ServiceError(409, str(exc), code=exc.code)
+    return ServiceError(400, str(exc), code=exc.code)
+
+
+@dataclass(frozen=True, slots=True)
+class StoreFile:
+    """A file of a collection as the OpenAI door shows it: addressed by its upload's id."""
+
+    upload_id: str
+    info: FileInfo
+
+
+class DocumentsService:
+    def __init__(
+        self, rag: RagService, uploads: UploadStore, admission: Admission, chat: ChatService
+    ) -> None:
+        self.rag = rag
+        self.uploads = uploads
+        self.admission = admission
+        self.chat = chat
+
+    @staticmethod
+    def scope(caller: Caller) -> TenantScope:
+        return TenantScope(caller.tenant)
+
+    async def _admit(self, caller: Caller, tokens: int = 0) -> None:
+        await self.admission.admit(caller.principal, lambda: tokens)
+
+    # ---- uploads (OpenAI Files) -----------------------------------------------------------------------
+
+    async def upload(self, caller: Caller, data: bytes, filename: str, purpose: str) -> Upload:
+        if purpose not in PURPOSES:
+            raise invalid(
+                f"purpose must be one of {sorted(PURPOSES)}; got {purpose!r}.",
+                code="invalid_purpose",
+                param="purpose",
+            )
+        if not data:
+            raise invalid("The file is empty.", code="empty_file", param="file")
+        limit = self.rag.limits.max_bytes
+        if len(data) > limit:
+            raise ServiceError(
+                413, f"The file is {len(data)} bytes; the limit is {limit}.", code="file_too_large"
+            )
+        await self._admit(caller)
+        name = (filename or "upload").replace("/", "_").replace("\\", "_")[:255]
+        return await asyncio.to_thread(self.uploads.put, caller.tenant, data, name, purpose)
+
+    def get_upload(self, caller: Caller, file_id: str) -> Upload:
+        upload = self.uploads.get(caller.tenant, file_id)
+        if upload is None:
+            raise not_found(f"No such file: {file_id!r}.", code="file_not_found")
+        return upload
+
+    def list_uploads(self, caller: Caller, purpose: str | None = None) -> list[Upload]:
+        return self.uploads.list(caller.tenant, purpose=purpose)
+
+    def upload_content(self, caller: Caller, file_id: str) -> tuple[Upload, bytes]:
+        upload = self.get_upload(caller, file_id)
+        data = self.uploads.content(caller.tenant, file_id)
+        if data is None:
+            raise not_found(f"No such file: {file_id!r}.", code="file_not_found")
+        return upload, data
+
+    async def delete_upload(self, caller: Caller, file_id: str) -> None:
+        """Delete the upload and every trace of it in every collection of the tenant (both indexes)."""
+        self.get_upload(caller, file_id)
+        scope = self.scope(caller)
+        for collection in await self.rag.list_collections(scope, limit=MAX_COLLECTIONS):
+            try:
+                await self.rag.delete_file(scope, collection.id, file_row_id(collection.id, file_id))
+            except NotFound:
+                continue
+        self.uploads.delete(caller.tenant, file_id)
+
+    # ---- vector stores (collections) ------------------------------------------------------------------
+
+    async def create_store(
+        self,
+        caller: Caller,
+        name: str,
+        file_ids: Sequence[str] = (),
+        metadata: dict[str, str] | None = None,
+    ) -> CollectionInfo:
+        for fid in file_ids:  # all or nothing: a wrong id refuses the request before anything exists
+            self.get_upload(caller, fid)
+        await self._admit(caller)
+        collection = await self.rag.create_collection(self.scope(caller), name, meta=metadata or {})
+        for fid in file_ids:
+            await self._attach(caller, collection.id, fid)
+        return await self.get_store(caller, collection.id) if file_ids else collection
+
+    async def list_stores(self, caller: Caller, limit: int | None = None) -> list[CollectionInfo]:
+        return await self.rag.list_collections(self.scope(caller), limit=limit)
+
+    async def get_store(self, caller: Caller, store_id: str) -> CollectionInfo:
+        return await self.rag.get_collection(self.scope(caller), store_id)
+
+    async def store_bytes(self, caller: Caller, store_id: str) -> int:
+        files = await self.rag.list_files(self.scope(caller), store_id, status="completed", limit=1000)
+        return sum(f.bytes for f in files)
+
+    async def delete_store(self, caller: Caller, store_id: str) -> None:
+        await self.rag.delete_collection(self.scope(caller), store_id)
+
+    # ---- files of a vector store ----------------------------------------------------------------------
+
+    async def attach(self, caller: Caller, store_id: str, file_id: str) -> StoreFile:
+        """Queue the upload's ingestion into the collection (a job); `in_progress` until it ends."""
+        await self.rag.collection_row(self.scope(caller), store_id)
+        self.get_upload(caller, file_id)
+        await self._admit(caller)
+        return await self._attach(caller, store_id, file_id)
+
+    async def _attach(self, caller: Caller, store_id: str, file_id: str) -> StoreFile:
+        upload, data = self.upload_content(caller, file_id)
+        try:
+            info = await self.rag.add_file(
+                self.scope(caller),
+                store_id,
+                data,
+                upload.filename,
+                meta={"upload_id": file_id},
+                file_id=file_row_id(store_id, file_id),
+            )
+        except RagError as exc:
+            raise rag_error(exc) from None
+        return StoreFile(file_id, info)
+
+    async def store_file(self, caller: Caller, store_id: str, file_id: str) -> StoreFile:
+        try:
+            info = await self.rag.get_file(self.scope(caller), store_id, file_row_id(store_id, file_id))
+        except NotFound:
+            await self.rag.collection_row(self.scope(caller), store_id)  # a missing store says so
+            raise not_found(
+                f"No file {file_id!r} in vector store {store_id!r}.", code="file_not_found"
+            ) from None
+        return StoreFile(file_id, info)
+
+    async def store_files(
+        self, caller: Caller, store_id: str, *, status: str | None = None, limit: int | None = None
+    ) -> list[StoreFile]:
+        files = await self.rag.list_files(self.scope(caller), store_id, status=status, limit=limit)
+        return [StoreFile(upload_id_of(f.id), f) for f in files]
+
+    async def detach(self, caller: Caller, store_id: str, file_id: str) -> None:
+        """Remove the file from the collection (both indexes); the upload itself stays."""
+        await self.store_file(caller, store_id, file_id)
+        await self.rag.delete_file(self.scope(caller), store_id, file_row_id(store_id, file_id))
+
+    # ---- search and grounded answers ------------------------------------------------------------------
+
+    async def search(self, caller: Caller, store_ids: Sequence[str], query: str, k: int = 10) -> SearchResult:
+        if not query.strip():
+            raise invalid("query must not be empty.", param="query")
+        scope = self.scope(caller)
+        for sid in store_ids:
+            await self.rag.collection_row(scope, sid)
+        await self._admit(caller)
+        try:
+            return await self.rag.search(scope, store_ids, query, k)
+        except RagError as exc:
+            raise rag_error(exc) from None
+
+    async def answer(
+        self,
+        caller: Caller,
+        store_ids: Sequence[str],
+        question: str,
+        *,
+        model: str = AUTO_MODEL,
+        k: int = 8,
+        budget_tokens: int = 1200,
+    ) -> AsyncIterator[RagEvent]:
+        """Everything that can refuse happens here, before the first event: unknown stores (404),
+        admission (429), the input guard on the question (400 or masked, audited). The events then come
+        from `nexus.rag.answer`: retrieved, reranked, compressed, token…, final (verified citations)."""
+        if not store_ids:
+            raise invalid("Name at least one vector store.", param="vector_store_ids")
+        scope = self.scope(caller)
+        for sid in store_ids:
+            await self.rag.collection_row(scope, sid)
+        request = ChatRequest(model=model, messages=[ChatMessage(role="user", content=question)])
+        masked = await self.chat.admit(caller, request, None)
+        asked = masked.last_user_text()
+
+        async def complete(messages: list[dict[str, str]]) -> AsyncIterator[str]:
+            chat = ChatRequest(
+                model=model,
+                messages=[ChatMessage(role=m["role"], content=m["content"]) for m in messages],  # type: ignore[arg-type]
+                stream=model != AUTO_MODEL,
+            )
+            turn = await self.chat.turn(
+                caller, TurnRequest(chat=chat, client_history=True, prechecked=True, clarify=False)
+            )
+            streamed = False
+            try:
+                async for event in turn:
+                    data = event.data
+                    if isinstance(data, ChunkData):
+                        for choice in data.chunk.choices:
+                            if choice.delta.content:
+                                streamed = True
+                                yield choice.delta.content
+                    elif isinstance(data, FinalData) and not streamed:
+                        yield data.answer  # nexus-auto: the judged answer, not its drafts
+                    elif isinstance(data, ErrorData):
+                        raise ServiceError(data.status or 502, data.message, code=data.code)
+            finally:
+                await turn.aclose()
+
+        return answer(self.rag, scope, store_ids, asked, complete, k=k, budget_tokens=budget_tokens)
+
+    async def close(self) -> None:
+        await self.rag.close()
+
+
+def open_documents(
+    settings: Settings,
+    store: Store,
+    embedder: Embedder | None,
+    admission: Admission,
+    chat: ChatService,
+) -> DocumentsService:
+    """The documents area of a process (`nexus.runtime.build`): the configured vector store, Tantivy,
+    uploads under `<data_dir>/rag/`, ingestion on the in-process job runner (`nexus.rag.jobs`), and
+    the retrieval embedder (the one given, else the shared one; weights load on first use)."""
+    from nexus.embeddings.shared import get_embedder
+    from nexus.providers.tokens import estimate_tokens
+    from nexus.rag.factory import build_rag_service, rag_dir
+    from nexus.rag.jobs import LocalJobs
+
+    rag = build_rag_service(
+        settings,
+        store,
+        embedder or get_embedder(settings),
+        jobs=LocalJobs(concurrency=1),
+        count_tokens=estimate_tokens,
+    )
+    return DocumentsService(rag, UploadStore(rag_dir(settings) / "uploads"), admission, chat)
