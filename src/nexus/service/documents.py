@@ -262,10 +262,21 @@ class DocumentsService:
             finally:
                 await turn.aclose()
 
-        return answer(self.rag, scope, store_ids, asked, complete, k=k, budget_tokens=budget_tokens)
+        events = answer(self.rag, scope, store_ids, asked, complete, k=k, budget_tokens=budget_tokens)
+        return _by_upload_ids(events)
 
     async def close(self) -> None:
         await self.rag.close()
+
+
+async def _by_upload_ids(events: AsyncIterator[RagEvent]) -> AsyncIterator[RagEvent]:
+    """Passages and citations name files by their upload's id, as the Files API does."""
+    async for event in events:
+        for key in ("hits", "passages", "citations"):
+            for item in event.data.get(key) or ():
+                if isinstance(item, dict) and "file_id" in item:
+                    item["file_id"] = upload_id_of(str(item["file_id"]))
+        yield event
 
 
 def open_documents(
