@@ -158,6 +158,16 @@ class RagService:
         await self.jobs.enqueue(INGEST_JOB, payload, idempotency_key=row.id)
         return _file_info(row)
 
+    async def resume_pending(self) -> int:
+        """Queue again every file left `in_progress` (a process stopped while it ingested); start-up calls
+        this. Ingestion is idempotent, so a file another process is still ingesting only runs twice."""
+        files = RagFiles(self.store.sessions, TenantScope.system())
+        pending = await files.all(files.select().where(RagFile.status == "in_progress"))
+        for row in pending:
+            payload = {"tenant": row.tenant_id, "collection_id": row.collection_id, "file_id": row.id}
+            await self.jobs.enqueue(INGEST_JOB, payload, idempotency_key=row.id)
+        return len(pending)
+
     async def run_ingest(self, payload: dict[str, Any]) -> None:
         """The job body: parse, chunk, embed, index; the file row ends `completed` or `failed` + reason."""
         scope = TenantScope(str(payload["tenant"]))

@@ -15,6 +15,7 @@ addresses it by the upload's id (`upload_id_of`).
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
@@ -35,6 +36,7 @@ from nexus.store.errors import NotFound
 from nexus.store.scope import TenantScope
 from nexus.store.store import Store
 
+log = logging.getLogger("nexus.documents")
 PURPOSES = frozenset({"assistants", "user_data"})
 MAX_COLLECTIONS = 1000
 
@@ -279,7 +281,7 @@ async def _by_upload_ids(events: AsyncIterator[RagEvent]) -> AsyncIterator[RagEv
         yield event
 
 
-def open_documents(
+async def open_documents(
     settings: Settings,
     store: Store,
     embedder: Embedder | None,
@@ -301,4 +303,7 @@ def open_documents(
         jobs=LocalJobs(concurrency=1),
         count_tokens=estimate_tokens,
     )
+    resumed = await rag.resume_pending()
+    if resumed:
+        log.info("ingestion resumed for files left in progress", extra={"count": resumed})
     return DocumentsService(rag, UploadStore(rag_dir(settings) / "uploads"), admission, chat)
