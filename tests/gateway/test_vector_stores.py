@@ -317,3 +317,43 @@ def test_refused_uploads_are_clear_4xx_in_the_openai_shape(gw: GatewayServer, ke
         sdk.vector_stores.search(store.id, query="   ")
     with pytest.raises(openai.BadRequestError):
         sdk.vector_stores.search(store.id, query="x", max_num_results=500)
+
+
+def test_file_batches_and_store_updates_through_the_sdk(gw: GatewayServer, keys: dict[str, str]) -> None:
+    sdk = client(gw, keys["alice"])
+    store = sdk.vector_stores.create(name="batch")
+    earlier = sdk.files.create(file=("ropes.docx", ROPES), purpose="assistants")
+    batch = sdk.vector_stores.file_batches.upload_and_poll(
+        store.id,
+        files=[
+            ("handbook.md", HANDBOOK),
+            ("tides.pdf", TIDES),
+            ("photo.pdf", b"\x89PNG\r\n\x1a\n" + bytes(64)),
+        ],
+        file_ids=[earlier.id],
+        poll_interval_ms=50,
+    )
+    assert batch.object == "vector_store.files_batch" and batch.status == "completed"
+    assert (batch.file_counts.completed, batch.file_counts.failed, batch.file_counts.total) == (3, 1, 4)
+    listed = list(sdk.vector_stores.file_batches.list_files(batch.id, vector_store_id=store.id))
+    assert earlier.id in {f.id for f in listed} and len(listed) == 4
+    failed = list(
+        sdk.vector_stores.file_batches.list_files(batch.id, vector_store_id=store.id, filter="failed")
+    )
+    assert len(failed) == 1 and failed[0].last_error is not None
+    assert list(sdk.vector_stores.search(store.id, query="bowline loop"))[0].file_id == earlier.id
+
+    renamed = sdk.vector_stores.update(store.id, name="renamed", metadata={"team": "harbour"})
+    assert (renamed.name, renamed.metadata) == ("renamed", {"team": "harbour"})
+    assert sdk.vector_stores.retrieve(store.id).name == "renamed"
+
+    bob = client(gw, keys["bob"])
+    with pytest.raises(openai.NotFoundError):
+        bob.vector_stores.file_batches.retrieve(batch.id, vector_store_id=store.id)
+    with pytest.raises(openai.NotFoundError):
+        bob.vector_stores.update(store.id, name="mine now")
+    with pytest.raises(openai.NotFoundError):
+        bob.vector_stores.file_batches.create(vector_store_id=store.id, file_ids=[earlier.id])
+    with pytest.raises(openai.BadRequestError) as filters:
+        sdk.vector_stores.search(store.id, query="x", filters={"type": "eq", "key": "a", "value": "b"})
+    assert filters.value.code == "unsupported_parameter"

@@ -99,6 +99,18 @@ class RagService:
         rows = await self._collections(scope).list(limit=limit)
         return [_collection_info(r, await self._files(scope).counts(r.id)) for r in rows]
 
+    async def update_collection(
+        self,
+        scope: TenantScope,
+        collection_id: str,
+        *,
+        name: str | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> CollectionInfo:
+        row = await self.collection_row(scope, collection_id)
+        await self._collections(scope).update_fields(row.id, name=name, meta=meta)
+        return await self.get_collection(scope, row.id)
+
     async def delete_collection(self, scope: TenantScope, collection_id: str) -> None:
         row = await self.collection_row(scope, collection_id)
         files = await self._files(scope).list(row.id)

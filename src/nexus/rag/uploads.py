@@ -30,6 +30,17 @@ class Upload:
     created_at: int  # Unix seconds, as the OpenAI API reports it
 
 
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """A vector-store file batch: which uploads were attached together (their state is the files')."""
+
+    id: str
+    store_id: str
+    file_ids: list[str]
+    created_at: int
+    cancelled: bool = False
+
+
 def new_upload_id() -> str:
     return "file-" + uuid.uuid4().hex[:24]
 
@@ -98,6 +109,20 @@ class UploadStore:
         (d / f"{file_id}.json").unlink(missing_ok=True)  # first: unpublish
         (d / f"{file_id}.bin").unlink(missing_ok=True)
         return existed
+
+    def put_batch(self, tenant: str, batch: Batch) -> Batch:
+        d = self._dir(tenant) / "batches"
+        d.mkdir(parents=True, exist_ok=True)
+        self._write(d / f"{batch.id}.json", json.dumps(asdict(batch)).encode())
+        return batch
+
+    def get_batch(self, tenant: str, batch_id: str) -> Batch | None:
+        if not batch_id.startswith("vsfb_") or not set(batch_id[5:]) <= UPLOAD_ID_CHARS:
+            return None
+        try:
+            return Batch(**json.loads((self._dir(tenant) / "batches" / f"{batch_id}.json").read_bytes()))
+        except FileNotFoundError:
+            return None
 
     def drop_tenant(self, tenant: str) -> None:
         shutil.rmtree(self._dir(tenant), ignore_errors=True)

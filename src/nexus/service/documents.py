@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
@@ -27,7 +29,7 @@ from nexus.rag.answer import RagEvent, answer
 from nexus.rag.errors import DuplicateContent, FileTooLarge, IndexMismatch, RagError
 from nexus.rag.service import RagService
 from nexus.rag.types import CollectionInfo, FileInfo, SearchResult
-from nexus.rag.uploads import Upload, UploadStore
+from nexus.rag.uploads import Batch, Upload, UploadStore
 from nexus.service.admission import Admission
 from nexus.service.chat import AUTO_MODEL, ChatService, TurnRequest
 from nexus.service.errors import ServiceError, invalid, not_found
@@ -155,6 +157,16 @@ class DocumentsService:
         files = await self.rag.list_files(self.scope(caller), store_id, status="completed", limit=1000)
         return sum(f.bytes for f in files)
 
+    async def update_store(
+        self,
+        caller: Caller,
+        store_id: str,
+        *,
+        name: str | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> CollectionInfo:
+        return await self.rag.update_collection(self.scope(caller), store_id, name=name, meta=metadata)
+
     async def delete_store(self, caller: Caller, store_id: str) -> None:
         await self.rag.delete_collection(self.scope(caller), store_id)
 
@@ -202,6 +214,44 @@ class DocumentsService:
         """Remove the file from the collection (both indexes); the upload itself stays."""
         await self.store_file(caller, store_id, file_id)
         await self.rag.delete_file(self.scope(caller), store_id, file_row_id(store_id, file_id))
+
+    # ---- file batches ---------------------------------------------------------------------------------
+
+    async def create_batch(self, caller: Caller, store_id: str, file_ids: Sequence[str]) -> Batch:
+        """Attach several uploads at once (all checked first: one unknown id refuses the batch)."""
+        await self.rag.collection_row(self.scope(caller), store_id)
+        if not file_ids:
+            raise invalid("file_ids must name at least one file.", param="file_ids")
+        for fid in file_ids:
+            self.get_upload(caller, fid)
+        await self._admit(caller)
+        ids = list(dict.fromkeys(file_ids))
+        for fid in ids:
+            await self._attach(caller, store_id, fid)
+        batch = Batch("vsfb_" + uuid.uuid4().hex, store_id, ids, int(time.time()))
+        return self.uploads.put_batch(caller.tenant, batch)
+
+    async def get_batch(self, caller: Caller, store_id: str, batch_id: str) -> tuple[Batch, list[StoreFile]]:
+        await self.rag.collection_row(self.scope(caller), store_id)
+        batch = self.uploads.get_batch(caller.tenant, batch_id)
+        if batch is None or batch.store_id != store_id:
+            raise not_found(f"No file batch {batch_id!r} in vector store {store_id!r}.")
+        wanted = set(batch.file_ids)
+        files = [f for f in await self.store_files(caller, store_id, limit=1000) if f.upload_id in wanted]
+        return batch, files
+
+    async def cancel_batch(
+        self, caller: Caller, store_id: str, batch_id: str
+    ) -> tuple[Batch, list[StoreFile]]:
+        """Files of the batch still ingesting are removed from the store; the others stay."""
+        batch, files = await self.get_batch(caller, store_id, batch_id)
+        for f in files:
+            if f.info.status == "in_progress":
+                await self.rag.delete_file(self.scope(caller), store_id, f.info.id)
+        batch = self.uploads.put_batch(
+            caller.tenant, Batch(batch.id, batch.store_id, batch.file_ids, batch.created_at, cancelled=True)
+        )
+        return await self.get_batch(caller, store_id, batch_id)
 
     # ---- search and grounded answers ------------------------------------------------------------------
 

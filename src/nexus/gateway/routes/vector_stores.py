@@ -12,8 +12,10 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
 from nexus.gateway.deps import caller_of
+from nexus.gateway.errors import APIError
 from nexus.gateway.routes.files import cursor, documents_of
 from nexus.rag.types import CollectionInfo, SearchHit
+from nexus.rag.uploads import Batch
 from nexus.service.documents import StoreFile, upload_id_of
 
 router = APIRouter(tags=["documents"])
@@ -32,6 +34,18 @@ class CreateVectorStore(BaseModel):
     # Accepted for compatibility; chunking is structure-aware and configured server-side.
     chunking_strategy: dict[str, Any] | None = None
     expires_after: dict[str, Any] | None = None
+
+
+class UpdateVectorStore(BaseModel):
+    name: str | None = Field(default=None, max_length=200)
+    metadata: dict[str, str] | None = None
+    expires_after: dict[str, Any] | None = None
+
+
+class CreateBatch(BaseModel):
+    file_ids: list[str] = Field(min_length=1, max_length=500)
+    attributes: dict[str, Any] | None = None
+    chunking_strategy: dict[str, Any] | None = None
 
 
 class AttachFile(BaseModel):
@@ -92,6 +106,23 @@ def store_file_object(f: StoreFile) -> dict[str, Any]:
     }
 
 
+def batch_object(batch: Batch, files: list[StoreFile]) -> dict[str, Any]:
+    counts = {s: 0 for s in STATUSES}
+    for f in files:
+        counts[f.info.status] = counts.get(f.info.status, 0) + 1
+    if batch.cancelled:
+        counts["cancelled"] = len(batch.file_ids) - len(files)
+    status = "cancelled" if batch.cancelled else "in_progress" if counts["in_progress"] else "completed"
+    return {
+        "id": batch.id,
+        "object": "vector_store.files_batch",
+        "created_at": batch.created_at,
+        "vector_store_id": batch.store_id,
+        "status": status,
+        "file_counts": {**counts, "total": len(batch.file_ids)},
+    }
+
+
 def hit_object(h: SearchHit) -> dict[str, Any]:
     return {
         "file_id": upload_id_of(h.file_id),
@@ -137,6 +168,21 @@ async def get_store(request: Request, vector_store_id: str) -> dict[str, Any]:
     docs = documents_of(request)
     caller = caller_of(request, DOOR)
     c = await docs.get_store(caller, vector_store_id)
+    return store_object(c, await docs.store_bytes(caller, vector_store_id))
+
+
+@router.post("/v1/vector_stores/{vector_store_id}", summary="Rename a vector store or set its metadata")
+async def update_store(body: UpdateVectorStore, request: Request, vector_store_id: str) -> dict[str, Any]:
+    docs = documents_of(request)
+    caller = caller_of(request, DOOR)
+    meta: dict[str, Any] | None = None
+    if body.metadata is not None:
+        current = await docs.get_store(caller, vector_store_id)
+        meta = {
+            **body.metadata,
+            **({"description": current.meta["description"]} if "description" in current.meta else {}),
+        }
+    c = await docs.update_store(caller, vector_store_id, name=body.name, metadata=meta)
     return store_object(c, await docs.store_bytes(caller, vector_store_id))
 
 
@@ -194,8 +240,66 @@ async def detach_file(request: Request, vector_store_id: str, file_id: str) -> d
     return {"id": file_id, "object": "vector_store.file.deleted", "deleted": True}
 
 
+@router.post(
+    "/v1/vector_stores/{vector_store_id}/file_batches",
+    summary="Attach several uploaded files at once (each ingested as a background job)",
+)
+async def create_batch(
+    body: CreateBatch, request: Request, response: Response, vector_store_id: str
+) -> dict[str, Any]:
+    docs = documents_of(request)
+    caller = caller_of(request, DOOR)
+    batch = await docs.create_batch(caller, vector_store_id, body.file_ids)
+    response.headers["openai-poll-after-ms"] = POLL_AFTER_MS
+    return batch_object(*await docs.get_batch(caller, vector_store_id, batch.id))
+
+
+@router.get("/v1/vector_stores/{vector_store_id}/file_batches/{batch_id}", summary="A file batch's progress")
+async def get_batch(
+    request: Request, response: Response, vector_store_id: str, batch_id: str
+) -> dict[str, Any]:
+    got = await documents_of(request).get_batch(caller_of(request, DOOR), vector_store_id, batch_id)
+    response.headers["openai-poll-after-ms"] = POLL_AFTER_MS
+    return batch_object(*got)
+
+
+@router.post(
+    "/v1/vector_stores/{vector_store_id}/file_batches/{batch_id}/cancel",
+    summary="Cancel a file batch: its files still ingesting are removed",
+)
+async def cancel_batch(request: Request, vector_store_id: str, batch_id: str) -> dict[str, Any]:
+    got = await documents_of(request).cancel_batch(caller_of(request, DOOR), vector_store_id, batch_id)
+    return batch_object(*got)
+
+
+@router.get(
+    "/v1/vector_stores/{vector_store_id}/file_batches/{batch_id}/files", summary="The files of a batch"
+)
+async def list_batch_files(
+    request: Request,
+    vector_store_id: str,
+    batch_id: str,
+    limit: int = 20,
+    after: str | None = None,
+    order: Literal["asc", "desc"] = "desc",
+    filter: Literal["in_progress", "completed", "failed", "cancelled"] | None = None,
+) -> dict[str, Any]:
+    _, files = await documents_of(request).get_batch(caller_of(request, DOOR), vector_store_id, batch_id)
+    out = [store_file_object(f) for f in files if filter is None or f.info.status == filter]
+    if order == "desc":
+        out.reverse()
+    return cursor(out, limit, after)
+
+
 @router.post("/v1/vector_stores/{vector_store_id}/search", summary="Hybrid search of a vector store")
 async def search_store(body: SearchBody, request: Request, vector_store_id: str) -> dict[str, Any]:
+    if body.filters:
+        raise APIError(
+            400,
+            "Attribute filters are not supported by this server; search without `filters`.",
+            code="unsupported_parameter",
+            param="filters",
+        )
     queries = [body.query] if isinstance(body.query, str) else list(body.query)
     result = await documents_of(request).search(
         caller_of(request, DOOR), [vector_store_id], " ".join(queries), body.max_num_results
