@@ -313,6 +313,12 @@ def test_refused_uploads_are_clear_4xx_in_the_openai_shape(gw: GatewayServer, ke
         sdk.vector_stores.files.create(vector_store_id=store.id, file_id="file-ffffffffffffffffffffffff")
     with pytest.raises(openai.NotFoundError):
         sdk.vector_stores.files.create(vector_store_id=store.id, file_id="../../etc/passwd")
+    # Query syntax of the lexical engine is text here, not a query language.
+    sdk.vector_stores.files.upload_and_poll(
+        vector_store_id=store.id, file=("h.md", HANDBOOK), poll_interval_ms=50
+    )
+    odd = list(sdk.vector_stores.search(store.id, query='title:"fog AND (horn OR -lamp* ~2 ^3 \\'))
+    assert odd and odd[0].filename == "h.md"
     with pytest.raises(openai.BadRequestError):
         sdk.vector_stores.search(store.id, query="   ")
     with pytest.raises(openai.BadRequestError):

@@ -219,7 +219,7 @@ async def build(
             traces=runs,
         )
         work_orders = WorkOrders(chat, store)
-        documents = await open_documents(settings, store, embedder, admission, chat)
+        documents = await open_documents(settings, store, embedder, admission, chat, resume=jobs)
         stack.push_async_callback(documents.close)
         engine: JobEngine | None = None
         if jobs:

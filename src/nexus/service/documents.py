@@ -337,10 +337,13 @@ async def open_documents(
     embedder: Embedder | None,
     admission: Admission,
     chat: ChatService,
+    *,
+    resume: bool = True,
 ) -> DocumentsService:
     """The documents area of a process (`nexus.runtime.build`): the configured vector store, Tantivy,
     uploads under `<data_dir>/rag/`, ingestion on the in-process job runner (`nexus.rag.jobs`), and
-    the retrieval embedder (the one given, else the shared one; weights load on first use)."""
+    the retrieval embedder (the one given, else the shared one; weights load on first use). `resume`:
+    queue again the files a stopped process left `in_progress` (a gateway; not a `nexus worker`)."""
     from nexus.embeddings.shared import get_embedder
     from nexus.providers.tokens import estimate_tokens
     from nexus.rag.factory import build_rag_service, rag_dir
@@ -353,7 +356,7 @@ async def open_documents(
         jobs=LocalJobs(concurrency=1),
         count_tokens=estimate_tokens,
     )
-    resumed = await rag.resume_pending()
+    resumed = await rag.resume_pending() if resume else 0
     if resumed:
         log.info("ingestion resumed for files left in progress", extra={"count": resumed})
     return DocumentsService(rag, UploadStore(rag_dir(settings) / "uploads"), admission, chat)
