@@ -159,3 +159,60 @@ def test_refusals_are_statuses_in_the_openai_shape(gw: GatewayServer, setup: dic
     assert r.status_code == 400 and r.json()["error"]["type"] == "invalid_request_error"
     r = httpx.post(gw.base_url + "/rag-chat", json={"question": "x", "vector_store_ids": [setup["store"]]})
     assert r.status_code == 401
+
+
+def test_grounded_nexus_auto_through_the_openai_sdk(
+    gw: GatewayServer, setup: dict[str, str], fakes: dict[str, FakeOpenAI]
+) -> None:
+    for f in fakes.values():
+        f.default = Reply(text="During fog the diaphone horn sounds two blasts every minute [1].")
+    sdk = OpenAI(base_url=gw.base_url + "/v1", api_key=setup["key"], max_retries=0)
+    question = [{"role": "user", "content": "How often does the fog horn sound?"}]
+    raw = sdk.chat.completions.with_raw_response.create(
+        model="nexus-auto",
+        messages=question,
+        extra_body={"vector_store_ids": [setup["store"]]},  # type: ignore[arg-type]
+    )
+    assert raw.headers["x-nexus-grounding"] == "used"
+    grounding = (raw.parse().model_extra or {})["nexus"]["grounding"]
+    assert grounding["used"] and grounding["answerable"] and not grounding["unsupported"]
+    assert grounding["citations"][0]["file_id"] == setup["file"]
+    assert "two blasts every minute" in grounding["citations"][0]["quote"]
+    sent = "\n".join(r.body.decode() for f in fakes.values() for r in f.requests)
+    assert "diaphone horn" in sent  # the sources reached the models
+
+    # The file_search tool form; the tool itself never reaches an upstream.
+    for f in fakes.values():
+        f.clear()
+    tool = {"type": "file_search", "vector_store_ids": [setup["store"]]}
+    done = sdk.chat.completions.create(model="nexus-auto", messages=question, tools=[tool])  # type: ignore[list-item]
+    assert (done.model_extra or {})["nexus"]["grounding"]["used"]
+    sent = "\n".join(r.body.decode() for f in fakes.values() for r in f.requests)
+    assert "file_search" not in sent and "diaphone horn" in sent
+
+
+def test_grounding_that_cannot_be_used_is_skipped_and_said(
+    gw: GatewayServer, setup: dict[str, str], fakes: dict[str, FakeOpenAI]
+) -> None:
+    other = gw.call(create_api_key(gw.services.store, tenant="stranger", role="member"))[0]
+    sdk = OpenAI(base_url=gw.base_url + "/v1", api_key=other, max_retries=0)
+    question = [{"role": "user", "content": "How often does the fog horn sound?"}]
+    for store in (setup["store"], "vs_missing"):  # another tenant's store is exactly a missing one
+        for f in fakes.values():
+            f.clear()
+        raw = sdk.chat.completions.with_raw_response.create(
+            model="nexus-auto",
+            messages=question,
+            extra_body={"nexus": {"collections": [store]}},  # type: ignore[arg-type]
+        )
+        assert raw.headers["x-nexus-grounding"].startswith("skipped: collection"), raw.headers
+        grounding = (raw.parse().model_extra or {})["nexus"]["grounding"]
+        assert grounding["used"] is False and "not found" in grounding["reason"]
+        assert grounding["citations"] == []
+        sent = "\n".join(r.body.decode() for f in fakes.values() for r in f.requests)
+        assert "diaphone" not in sent and "could not be used" in sent
+    stream = sdk.chat.completions.with_raw_response.create(
+        model="nexus-auto", messages=question, stream=True, extra_body={"vector_store_ids": ["vs_missing"]}
+    )
+    assert stream.headers["x-nexus-grounding"].startswith("skipped")
+    assert [c for c in stream.parse()]

@@ -19,16 +19,19 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from nexus.config.settings import Settings
 from nexus.embeddings.base import Embedder
 from nexus.pipeline.events import ChunkData, ErrorData, FinalData
 from nexus.providers.types import ChatMessage, ChatRequest
-from nexus.rag.answer import RagEvent, answer
+from nexus.rag.answer import SYSTEM_PROMPT, RagEvent, answer, format_sources
+from nexus.rag.citations import verify
+from nexus.rag.compress import Passage, compress
 from nexus.rag.errors import DuplicateContent, FileTooLarge, IndexMismatch, RagError
 from nexus.rag.service import RagService
-from nexus.rag.types import CollectionInfo, FileInfo, SearchResult
+from nexus.rag.types import CollectionInfo, FileInfo, Grounding, SearchResult
 from nexus.rag.uploads import Batch, Upload, UploadStore
 from nexus.service.admission import Admission
 from nexus.service.chat import AUTO_MODEL, ChatService, TurnRequest
@@ -67,14 +70,92 @@ class StoreFile:
     info: FileInfo
 
 
+def named_stores(chat: ChatRequest) -> tuple[list[str], ChatRequest]:
+    """The vector stores a chat request asks to be grounded in, and the request without those fields:
+    `vector_store_ids` (extra_body), `nexus.collections`, or a `file_search` tool naming them."""
+    extra = chat.model_extra or {}
+    ids: list[str] = []
+    if isinstance(extra.get("vector_store_ids"), list):
+        ids += [str(x) for x in extra["vector_store_ids"]]
+    nexus = extra.get("nexus")
+    if isinstance(nexus, dict) and isinstance(nexus.get("collections"), list):
+        ids += [str(x) for x in nexus["collections"]]
+    tools = chat.tools or []
+    searches = [t for t in tools if isinstance(t, dict) and t.get("type") == "file_search"]
+    for tool in searches:
+        ids += [str(x) for x in tool.get("vector_store_ids") or ()]
+    if not ids and not searches:
+        return [], chat
+    data = chat.model_dump(exclude_none=True)
+    data.pop("vector_store_ids", None)
+    if isinstance(nexus, dict):
+        rest = {k: v for k, v in nexus.items() if k != "collections"}
+        if rest:
+            data["nexus"] = rest
+        else:
+            data.pop("nexus", None)
+    kept = [t for t in tools if t not in searches]
+    if kept:
+        data["tools"] = kept
+    else:
+        data.pop("tools", None)
+        data.pop("tool_choice", None)
+    return list(dict.fromkeys(ids)), ChatRequest.model_validate(data)
+
+
+@dataclass(slots=True)
+class GroundedChat:
+    """A chat request with the retrieved sources in front of it (or the reason there are none)."""
+
+    request: ChatRequest
+    stores: list[str]
+    grounding: Grounding
+    passages: list[Passage] = field(default_factory=list)
+
+    @property
+    def used(self) -> bool:
+        return bool(self.passages)
+
+    def header(self) -> str:
+        return "used" if self.used else f"skipped: {self.grounding.reason or 'no passage'}"[:200]
+
+    def report(self, answer: str) -> dict[str, Any]:
+        """What the response carries: whether retrieval was used, and the answer's verified citations."""
+        out: dict[str, Any] = {
+            "used": self.used,
+            "reason": None if self.used else self.grounding.reason,
+            "vector_store_ids": self.stores,
+            "elapsed_ms": round(self.grounding.elapsed_ms, 1),
+            "citations": [],
+            "unsupported": [],
+            "answerable": None,
+        }
+        if self.used:
+            verified = verify(answer, self.passages)
+            cites = [asdict(c) for c in verified.citations]
+            for c in cites:
+                c["file_id"] = upload_id_of(str(c["file_id"]))
+            out.update(
+                citations=cites, unsupported=list(verified.unsupported), answerable=verified.answerable
+            )
+        return out
+
+
 class DocumentsService:
     def __init__(
-        self, rag: RagService, uploads: UploadStore, admission: Admission, chat: ChatService
+        self,
+        rag: RagService,
+        uploads: UploadStore,
+        admission: Admission,
+        chat: ChatService,
+        *,
+        retrieval_budget_s: float = 2.0,
     ) -> None:
         self.rag = rag
         self.uploads = uploads
         self.admission = admission
         self.chat = chat
+        self.retrieval_budget_s = retrieval_budget_s
 
     @staticmethod
     def scope(caller: Caller) -> TenantScope:
@@ -317,6 +398,34 @@ class DocumentsService:
         events = answer(self.rag, scope, store_ids, asked, complete, k=k, budget_tokens=budget_tokens)
         return _by_upload_ids(events)
 
+    async def ground_chat(self, caller: Caller, chat: ChatRequest) -> GroundedChat | None:
+        """Grounded nexus-auto: None when the request names no vector store. Otherwise the request gets
+        the passages retrieved within the time budget as numbered sources (a system message) and the
+        instruction to cite them; when retrieval fails, is too slow, or finds nothing (another tenant's
+        store looks like a missing one), the request goes on without them, told to say so."""
+        stores, stripped = named_stores(chat)
+        if not stores and stripped is chat:
+            return None
+        question = stripped.last_user_text()
+        if not stores:
+            grounding = Grounding(False, [], "the file_search tool names no vector store")
+        else:
+            grounding = await self.rag.ground(
+                self.scope(caller), stores, question, budget_s=self.retrieval_budget_s
+            )
+        passages = compress(question, grounding.passages, count=self.rag.count_tokens) if grounding.ok else []
+        if passages:
+            note = f"{SYSTEM_PROMPT}\n\nSources:\n\n{format_sources(passages)}"
+        else:
+            reason = grounding.reason or "no passage matched"
+            note = (
+                f"The user's documents could not be used for this answer ({reason}). "
+                "Say so in one short sentence, then answer from general knowledge."
+            )
+        messages = [ChatMessage(role="system", content=note), *stripped.messages]
+        request = stripped.model_copy(update={"messages": messages})
+        return GroundedChat(request, stores, grounding, passages)
+
     async def close(self) -> None:
         await self.rag.close()
 
@@ -359,4 +468,10 @@ async def open_documents(
     resumed = await rag.resume_pending() if resume else 0
     if resumed:
         log.info("ingestion resumed for files left in progress", extra={"count": resumed})
-    return DocumentsService(rag, UploadStore(rag_dir(settings) / "uploads"), admission, chat)
+    return DocumentsService(
+        rag,
+        UploadStore(rag_dir(settings) / "uploads"),
+        admission,
+        chat,
+        retrieval_budget_s=settings.rag_retrieval_budget_s,
+    )

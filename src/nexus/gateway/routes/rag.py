@@ -13,13 +13,14 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Request
 from pydantic import AliasChoices, BaseModel, Field
-from starlette.responses import StreamingResponse
+from starlette.responses import Response, StreamingResponse
 
 from nexus.gateway.deps import caller_of
 from nexus.gateway.routes.chat import SSE_HEADERS
 from nexus.gateway.routes.files import documents_of
 from nexus.rag.answer import RagEvent
 from nexus.service.chat import AUTO_MODEL
+from nexus.service.documents import GroundedChat
 from nexus.service.errors import as_service_error
 
 log = logging.getLogger("nexus.gateway")
@@ -69,3 +70,22 @@ async def rag_chat(body: RagChatBody, request: Request) -> StreamingResponse:
         budget_tokens=body.budget_tokens,
     )
     return StreamingResponse(_stream(events), media_type="text/event-stream", headers=SSE_HEADERS)
+
+
+GROUNDING_HEADER = "x-nexus-grounding"
+
+
+def with_grounding(response: Response, grounded: GroundedChat | None) -> Response:
+    """Grounded nexus-auto on /v1/chat/completions: every response says whether retrieval was used (a
+    header); a complete (non-streamed) answer also carries `nexus.grounding` with verified citations."""
+    if grounded is None:
+        return response
+    response.headers[GROUNDING_HEADER] = grounded.header()
+    if isinstance(response, StreamingResponse) or response.status_code != 200:
+        return response
+    payload = orjson.loads(bytes(response.body))
+    choices = payload.get("choices") or [{}]
+    answer = str((choices[0].get("message") or {}).get("content") or "")
+    payload.setdefault("nexus", {})["grounding"] = grounded.report(answer)
+    headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
+    return Response(orjson.dumps(payload), status_code=200, media_type="application/json", headers=headers)
