@@ -179,6 +179,20 @@ async def _rag_chat(gw: GatewayServer, key: str | None, text: str, session: str 
     return Outcome(200, None, r.text)
 
 
+async def _openai_grounded(gw: GatewayServer, key: str | None, text: str, session: str | None) -> Outcome:
+    """nexus-auto grounded in the tenant's vector store (extra_body `vector_store_ids`)."""
+    store = await _rag_store(gw, key) if key is not None else "vs_none"
+    body = {
+        "model": "nexus-auto",
+        "messages": [{"role": "user", "content": text}],
+        "vector_store_ids": [store],
+    }
+    headers = _headers(key, **({"x_nexus_session": session} if session else {}))
+    async with httpx.AsyncClient(timeout=60) as c:
+        r = await c.post(gw.base_url + "/v1/chat/completions", json=body, headers=headers)
+    return Outcome(200, None, r.text) if r.status_code == 200 else _error(r)
+
+
 # -- Telegram: a user of the fake Bot API, whose updates reach the gateway's webhook ------------------
 # The matrix's gateway serves the webhook (telegram_settings() below); a test key stands for a Telegram
 # user: the driver grants the key's principal (tenant, role, limits, budget subject) to a fresh user id
@@ -292,6 +306,7 @@ DOORS: tuple[Door, ...] = (
     Door("telegram", (("POST", "/telegram/{hook_path:path}"),), _telegram_door, "telegram", TELEGRAM_RULES),
     # No sessions: each question is its own grounded turn.
     Door("rag-chat", (("POST", "/rag-chat"),), _rag_chat, "rag_chat", RULES - {"session"}),
+    Door("openai-auto-grounded", (("POST", "/v1/chat/completions"),), _openai_grounded, "openai"),
 )
 
 
