@@ -114,6 +114,13 @@ def test_the_sdk_vector_store_flow_create_upload_poll_search_delete(
 
     again = sdk.vector_stores.retrieve(store.id)
     assert again.file_counts.completed == 3 and again.file_counts.total == 3
+    # Each ingestion ran as a background job of the tenant's (nexus.jobs), visible in /api/jobs.
+    jobs = httpx.get(
+        gw.base_url + "/api/jobs",
+        params={"kind": "rag.ingest"},
+        headers={"Authorization": f"Bearer {keys['alice']}"},
+    ).json()["data"]
+    assert len(jobs) >= 3 and {j["status"] for j in jobs} == {"done"}, jobs
     assert again.usage_bytes == len(HANDBOOK) + len(ROPES) + len(TIDES)
     assert {f.id for f in sdk.vector_stores.files.list(store.id)} == {handbook.id, ropes.id, tides.id}
     assert store.id in {s.id for s in sdk.vector_stores.list()}

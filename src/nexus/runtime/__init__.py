@@ -219,7 +219,7 @@ async def build(
             traces=runs,
         )
         work_orders = WorkOrders(chat, store)
-        documents = await open_documents(settings, store, embedder, admission, chat, resume=jobs)
+        documents = await open_documents(settings, store, embedder, admission, chat, resume=False)
         stack.push_async_callback(documents.close)
         engine: JobEngine | None = None
         if jobs:
@@ -230,6 +230,7 @@ async def build(
                 lambda orders: runs.close_interrupted([o for o in orders if o.route == "pipeline"])
             )
             ledger.instance_id = engine.instance.id
+            documents.run_jobs_on(engine.queue)  # ingestion as durable jobs (closed before the documents)
         audio = AudioHub(the_hub, local=_offline_transcriber())
         voice = VoiceService(
             settings=settings, audio=audio, admission=admission, guard=guard, ledger=ledger, chat=chat

@@ -24,11 +24,13 @@ from typing import Any
 
 from nexus.config.settings import Settings
 from nexus.embeddings.base import Embedder
+from nexus.jobs.queue import JobQueue
 from nexus.pipeline.events import ChunkData, ErrorData, FinalData
 from nexus.providers.types import ChatMessage, ChatRequest
 from nexus.rag.answer import SYSTEM_PROMPT, RagEvent, answer, format_sources
 from nexus.rag.citations import verify
 from nexus.rag.compress import Passage, compress
+from nexus.rag.engine_jobs import INGEST_KIND, EngineJobs, serve
 from nexus.rag.errors import DuplicateContent, FileTooLarge, IndexMismatch, RagError
 from nexus.rag.service import RagService
 from nexus.rag.types import CollectionInfo, FileInfo, Grounding, SearchResult
@@ -426,6 +428,10 @@ class DocumentsService:
         request = stripped.model_copy(update={"messages": messages})
         return GroundedChat(request, stores, grounding, passages)
 
+    def run_jobs_on(self, queue: JobQueue) -> None:
+        """Ingestion as durable `nexus.jobs` jobs from now on (the process's job engine is up)."""
+        self.rag.jobs = EngineJobs(queue)
+
     async def close(self) -> None:
         await self.rag.close()
 
@@ -450,9 +456,11 @@ async def open_documents(
     resume: bool = True,
 ) -> DocumentsService:
     """The documents area of a process (`nexus.runtime.build`): the configured vector store, Tantivy,
-    uploads under `<data_dir>/rag/`, ingestion on the in-process job runner (`nexus.rag.jobs`), and
+    uploads under `<data_dir>/rag/`, ingestion on the in-process runner (`nexus.rag.jobs`) until
+    `run_jobs_on(queue)` moves it onto the job engine, and
     the retrieval embedder (the one given, else the shared one; weights load on first use). `resume`:
-    queue again the files a stopped process left `in_progress` (a gateway; not a `nexus worker`)."""
+    queue again the files a stopped process left `in_progress` (on the in-process runner; the job engine
+    recovers its own jobs)."""
     from nexus.embeddings.shared import get_embedder
     from nexus.providers.tokens import estimate_tokens
     from nexus.rag.factory import build_rag_service, rag_dir
@@ -465,6 +473,7 @@ async def open_documents(
         jobs=LocalJobs(concurrency=1),
         count_tokens=estimate_tokens,
     )
+    serve(INGEST_KIND, rag.run_ingest)  # a `nexus worker` runs the ingestion jobs others queue
     resumed = await rag.resume_pending() if resume else 0
     if resumed:
         log.info("ingestion resumed for files left in progress", extra={"count": resumed})
