@@ -230,7 +230,7 @@ async def build(
                 lambda orders: runs.close_interrupted([o for o in orders if o.route == "pipeline"])
             )
             ledger.instance_id = engine.instance.id
-            documents.run_jobs_on(engine.queue)  # ingestion as durable jobs (closed before the documents)
+            await documents.use_job_engine(engine.queue, in_process=not settings.redis_url)
         audio = AudioHub(the_hub, local=_offline_transcriber())
         voice = VoiceService(
             settings=settings, audio=audio, admission=admission, guard=guard, ledger=ledger, chat=chat

@@ -428,9 +428,18 @@ class DocumentsService:
         request = stripped.model_copy(update={"messages": messages})
         return GroundedChat(request, stores, grounding, passages)
 
-    def run_jobs_on(self, queue: JobQueue) -> None:
-        """Ingestion as durable `nexus.jobs` jobs from now on (the process's job engine is up)."""
-        self.rag.jobs = EngineJobs(queue)
+    async def use_job_engine(self, queue: JobQueue, *, in_process: bool) -> None:
+        """The process's job engine is up. When it runs jobs in this process (no Redis), ingestion becomes
+        durable `rag.ingest` jobs. With Redis a job could run in a worker process, whose writes the
+        embedded indexes of this process would not see (the vector store caches per process), so
+        ingestion stays on this process's runner, and what a stopped process left in progress is queued
+        again."""
+        if in_process:
+            self.rag.jobs = EngineJobs(queue)
+        else:
+            resumed = await self.rag.resume_pending()
+            if resumed:
+                log.info("ingestion resumed for files left in progress", extra={"count": resumed})
 
     async def close(self) -> None:
         await self.rag.close()
