@@ -40,6 +40,7 @@ test: $(DEV_STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(DEV_STAMP)
+	@command -v wrk >/dev/null || (apt-get install -y -qq wrk >/dev/null 2>&1) || echo "wrk not installed: the c=64 load falls back to httpx"
 	$(BIN)/python bench/run_all.py
 
 clean:

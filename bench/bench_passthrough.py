@@ -1,11 +1,16 @@
-"""Passthrough overhead: the same requests straight to a loopback mock upstream and through Nexus.
+"""Passthrough overhead: the same requests straight to a loopback mock upstream, through the floor, and
+through Nexus.
 
-Three processes: the mock upstream (nexus.testing.FakeOpenAI), the gateway under test (`nexus serve`),
-and this client. Requests alternate direct / through the gateway so drift hits both alike.
+Processes: the mock upstream (nexus.testing.FakeOpenAI), the FLOOR (a bare pass-through proxy on the same
+stack: Starlette on uvicorn, one pooled httpx client, no parsing — what any Python proxy costs at least),
+the gateway under test (`nexus serve`), and this client. At concurrency 1 requests alternate direct /
+floor / Nexus so drift hits all alike.
 
 Reports, for non-streaming and streaming requests:
-  - added latency at concurrency 1: median and p99 of the gateway's latency minus the direct one;
-  - requests/s through the gateway at concurrency 64, with the error count;
+  - added latency at concurrency 1: median and p99 of each proxy's latency minus the direct one, and
+    Nexus's added median as a multiple of the floor's;
+  - requests/s at concurrency 64 with the error count (non-2xx, socket errors, timeouts), for the floor
+    and Nexus — with wrk when it is installed (so the client is not the bottleneck), else httpx;
   - the same throughput for LiteLLM's proxy on the same mock, when `litellm[proxy]` is installed in a
     separate venv (LITELLM_VENV, default bench/.litellm-venv or /tmp/litellm-venv), and the ratio.
 Also: Nexus with accounting + metrics off, to show what they cost (median difference).
@@ -46,6 +51,36 @@ signal.sigwait({signal.SIGTERM, signal.SIGINT})
 """
 
 
+FLOOR_SCRIPT = """
+import sys
+import httpx, uvicorn
+from starlette.applications import Starlette
+from starlette.background import BackgroundTask
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+upstream = sys.argv[2].rstrip("/")
+client = httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=512, max_keepalive_connections=512))
+
+async def proxy(request):
+    body = await request.body()
+    req = client.build_request(request.method, upstream + request.url.path.removeprefix("/v1"),
+                               content=body, headers={"content-type": "application/json"})
+    r = await client.send(req, stream=True)
+    media = r.headers.get("content-type", "application/json")
+    if media.startswith("text/event-stream"):  # relay chunks as they come
+        return StreamingResponse(r.aiter_raw(), status_code=r.status_code, media_type=media,
+                                 background=BackgroundTask(r.aclose))
+    body = await r.aread()  # one write with a Content-Length, as any proxy answers a plain response
+    await r.aclose()
+    return Response(body, status_code=r.status_code, media_type=media)
+
+app = Starlette(routes=[Route("/v1/{path:path}", proxy, methods=["GET", "POST"]),
+                        Route("/health", lambda r: Response(b"ok"))])
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", access_log=False)
+"""
+
+
 def free_port() -> int:
     import socket
 
@@ -71,6 +106,13 @@ def start_upstream() -> tuple[subprocess.Popen[bytes], str]:
     proc = subprocess.Popen([PY, "-c", UPSTREAM_SCRIPT, str(port)], stdout=subprocess.PIPE)
     assert proc.stdout is not None
     proc.stdout.readline()
+    return proc, f"http://127.0.0.1:{port}/v1"
+
+
+def start_floor(upstream: str) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    proc = subprocess.Popen([PY, "-c", FLOOR_SCRIPT, str(port), upstream], stderr=subprocess.DEVNULL)
+    wait_ready(f"http://127.0.0.1:{port}/health")
     return proc, f"http://127.0.0.1:{port}/v1"
 
 
@@ -183,22 +225,85 @@ def pct(xs: list[float], p: float) -> float:
     return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
 
 
-def added_latency(direct: str, via: str, n: int, stream: bool) -> dict[str, float]:
+def added_latency(direct: str, via: str, n: int, stream: bool, floor: str | None = None) -> dict[str, float]:
+    """Alternating direct / floor / via; added = proxy median (p99) minus direct median (p99)."""
     headers = {"authorization": f"Bearer {BENCH_AUTH}"}
     with httpx.Client(timeout=30, headers=headers) as c:
-        for _ in range(50):  # warm both paths
+        for _ in range(50):  # warm every path
             one(c, direct, stream)
             one(c, via, stream)
-        d, g = [], []
+            if floor:
+                one(c, floor, stream)
+        d, g, f = [], [], []
         for _ in range(n):
             d.append(one(c, direct, stream))
             g.append(one(c, via, stream))
-    return {
+            if floor:
+                f.append(one(c, floor, stream))
+    out = {
         "direct_p50": statistics.median(d),
         "via_p50": statistics.median(g),
         "added_p50": statistics.median(g) - statistics.median(d),
         "added_p99": pct(g, 99) - pct(d, 99),
     }
+    if f:
+        out |= {
+            "floor_added_p50": statistics.median(f) - statistics.median(d),
+            "floor_added_p99": pct(f, 99) - pct(d, 99),
+        }
+    return out
+
+
+WRK_LUA = """
+wrk.method = "POST"
+wrk.body = [[%s]]
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer %s"
+"""
+
+
+def wrk_throughput(base: str, seconds: int, conc: int, stream: bool) -> tuple[float, int] | None:
+    """wrk -c conc -t 2 for `seconds`: requests/s and errors (non-2xx/3xx + socket errors)."""
+    import json
+    import re
+    import shutil
+
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        return None
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(WRK_LUA % (json.dumps({**BODY, "stream": stream}), BENCH_AUTH))
+    out = subprocess.run(
+        [
+            wrk,
+            "-t",
+            "2",
+            "-c",
+            str(conc),
+            "-d",
+            f"{seconds}s",
+            "--timeout",
+            "30s",
+            "-s",
+            f.name,
+            base + "/chat/completions",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    os.unlink(f.name)
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return rps, errors + (int(non2xx.group(1)) if non2xx else 0)
+
+
+def load(base: str, args: argparse.Namespace, stream: bool) -> tuple[float, int, str]:
+    by_wrk = wrk_throughput(base, args.wrk_seconds, args.conc, stream)
+    if by_wrk is not None:
+        return (*by_wrk, "wrk")
+    return (*asyncio.run(throughput(base, args.conc_n, args.conc, stream)), "httpx")
 
 
 async def throughput(base: str, n: int, conc: int, stream: bool) -> tuple[float, int]:
@@ -239,6 +344,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=1000, help="requests per path at concurrency 1")
     ap.add_argument("--conc", type=int, default=64)
     ap.add_argument("--conc-n", type=int, default=3000, help="requests per throughput run")
+    ap.add_argument("--wrk-seconds", type=int, default=15, help="duration of each wrk run")
     ap.add_argument("--skip-litellm", action="store_true")
     args = ap.parse_args()
 
@@ -247,25 +353,34 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             (Path(tmp) / "on").mkdir()
+            floor, fl_url = start_floor(up_url)
+            procs.append(floor)
             nexus, nx_url = start_nexus(up_url, Path(tmp) / "on", accounting=True)
             procs.append(nexus)
-            print(f"mock upstream {up_url}; nexus {nx_url}; n={args.n} alternating, conc={args.conc}")
+            print(
+                f"mock upstream {up_url}; floor {fl_url}; nexus {nx_url}; n={args.n} alternating, conc={args.conc}"
+            )
             rows = {}
             for stream in (False, True):
-                r = added_latency(up_url, nx_url, args.n, stream)
+                r = added_latency(up_url, nx_url, args.n, stream, floor=fl_url)
                 rows[stream] = r
                 kind = "stream    " if stream else "non-stream"
                 print(
-                    f"[c=1] {kind} direct p50 {r['direct_p50']:.3f} ms | via nexus p50 {r['via_p50']:.3f} ms | "
-                    f"added median {r['added_p50']:.3f} ms, added p99 {r['added_p99']:.3f} ms"
+                    f"[c=1] {kind} direct p50 {r['direct_p50']:.3f} ms | floor added median "
+                    f"{r['floor_added_p50']:.3f} ms (p99 {r['floor_added_p99']:.3f}) | nexus added median "
+                    f"{r['added_p50']:.3f} ms (p99 {r['added_p99']:.3f}) = "
+                    f"{r['added_p50'] / max(r['floor_added_p50'], 1e-9):.2f}x the floor"
                 )
             nx_tp = {}
             for stream in (False, True):
-                rps, errs = asyncio.run(throughput(nx_url, args.conc_n, args.conc, stream))
+                kind = "stream" if stream else "non-stream"
+                rps, errs, tool = load(fl_url, args, stream)
+                print(f"[c={args.conc}, {tool}] floor {kind}: {rps:.0f} req/s, errors {errs}")
+                rps, errs, tool = load(nx_url, args, stream)
                 nx_tp[stream] = rps
-                print(
-                    f"[c={args.conc}] nexus {'stream' if stream else 'non-stream'}: {rps:.0f} req/s, errors {errs}"
-                )
+                print(f"[c={args.conc}, {tool}] nexus {kind}: {rps:.0f} req/s, errors {errs}")
+            stop(floor)
+            procs.remove(floor)
             stop(nexus)
             procs.remove(nexus)
 
@@ -287,10 +402,12 @@ def main() -> None:
                     lp, l_url = started
                     procs.append(lp)
                     for stream in (False, True):
-                        rps, errs = asyncio.run(throughput(l_url, args.conc_n, args.conc, stream))
+                        r_l = added_latency(up_url, l_url, max(50, args.n // 4), stream)
+                        rps, errs, tool = load(l_url, args, stream)
                         print(
-                            f"[c={args.conc}] litellm proxy {'stream' if stream else 'non-stream'}: {rps:.0f} req/s, "
-                            f"errors {errs}; nexus/litellm = {nx_tp[stream] / rps:.1f}x"
+                            f"[c=1] litellm proxy {'stream' if stream else 'non-stream'} added median "
+                            f"{r_l['added_p50']:.3f} ms | [c={args.conc}, {tool}] {rps:.0f} req/s, "
+                            f"errors {errs}; nexus/litellm = {nx_tp[stream] / max(rps, 1e-9):.1f}x"
                         )
     finally:
         for p in procs:

@@ -4,6 +4,8 @@
    20,000 characters (unique texts: the embedding cache never hides the cost), p50/p99 per length bucket.
 2. Throughput at concurrency 32 over HTTP, and in-process (`Router.adecide`, micro-batched).
 3. 100k prototypes: decision latency with the approximate index, and its recall against exact search.
+4. The semantic cache (`--only-cache`): lookup time on the embedded store (SQLite) for exact hits,
+   paraphrase hits and misses, with the tenant's table filled; what a hit adds to a turn.
 
 Run: python bench/bench_routing_latency.py [--skip-http] [--requests N]
 Prompts: the authored suites, plus shared/datasets real-shaped prompts when present (NEXUS_DATASETS_DIR),
@@ -277,13 +279,57 @@ def budget_ab(texts: list[str]) -> None:
     )
 
 
+def cache_bench(texts: list[str], entries: int) -> None:
+    """SemanticCache.lookup on SQLite with `entries` cached answers for one tenant."""
+    from nexus.config import Settings, load_catalogue
+    from nexus.providers.types import ChatMessage, ChatRequest
+    from nexus.routing.router import Router
+    from nexus.service.cache import SemanticCache
+    from nexus.service.feedback import RouterSettingsIn, RouterTuning
+    from nexus.store import TenantScope, open_store
+
+    def ask(text: str) -> ChatRequest:
+        return ChatRequest(model="nexus-auto", messages=[ChatMessage(role="user", content=text)])
+
+    async def run(tmp: Path) -> None:
+        settings = Settings(data_dir=tmp)
+        store = await open_store(settings)
+        router = Router.from_catalogue(load_catalogue(), settings)
+        tuning = RouterTuning(store, lambda: router)
+        await tuning.save_settings(TenantScope.system(), "bench", RouterSettingsIn(cache_enabled=True))
+        cache = SemanticCache(store, tuning, lambda: router.embedder, max_entries=entries)
+        filled = texts[:entries]
+        for t in filled:
+            miss = await cache.lookup("bench", ask(t))
+            assert miss is not None
+            await cache.put("bench", miss, "a cached answer " * 20, "general")
+        timings: dict[str, list[float]] = {"exact hit": [], "paraphrase": [], "miss": []}
+        for i, t in enumerate(filled[-200:]):
+            for kind, text in (("exact hit", t), ("paraphrase", t.strip() + " ?"), ("miss", f"new {i} {t}")):
+                t0 = time.perf_counter()
+                await cache.lookup("bench", ask(text))
+                timings[kind].append((time.perf_counter() - t0) * 1000)
+        for kind, xs in timings.items():
+            print(f"cache {kind:11s}: p50 {pct(xs, 50):6.2f} ms  p99 {pct(xs, 99):6.2f} ms  (n={len(xs)})")
+        print(f"cache counts {cache.counts}; {entries} entries for one tenant")
+        await store.close()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        asyncio.run(run(Path(tmp)))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--skip-http", action="store_true")
     parser.add_argument("--prompts", type=int, default=400)
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--only-100k", action="store_true", help="only the 100k-prototype part")
+    parser.add_argument("--only-cache", action="store_true", help="only the semantic cache part")
+    parser.add_argument("--cache-entries", type=int, default=2000)
     args = parser.parse_args()
+    if args.only_cache:
+        cache_bench(prompts(args.cache_entries), args.cache_entries)
+        return 0
     if args.only_100k:
         from nexus.config import Settings, load_catalogue
         from nexus.routing.router import Router

@@ -193,6 +193,92 @@ async def _openai_grounded(gw: GatewayServer, key: str | None, text: str, sessio
     return Outcome(200, None, r.text) if r.status_code == 200 else _error(r)
 
 
+# -- agents: a tenant's own agent (created in-process for the key's tenant, as the API's owner would),
+# run over POST /api/agents/{name}/runs; its model is `nexus-auto` (the catalogue's default role).
+MATRIX_AGENT = "matrix-agent"
+_agent_tenants: set[str] = set()
+
+
+async def _own_agent(gw: GatewayServer, key: str) -> None:
+    from nexus.agents import AgentCaller, AgentEntry
+
+    async def create() -> None:
+        principal = await gw.services.auth.authenticate(key)
+        if principal.tenant_id in _agent_tenants:
+            return
+        spec = AgentEntry(name=MATRIX_AGENT, model="nexus-auto", tools=["calculator"])
+        await gw.services.agents.library.create_agent(AgentCaller(tenant=principal.tenant_id), spec)
+        _agent_tenants.add(principal.tenant_id)
+
+    await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(create(), gw.state.loop))
+
+
+async def _agent_run(
+    gw: GatewayServer, key: str | None, text: str, session: str | None, *, stream: bool
+) -> Outcome:
+    if key is not None:
+        await _own_agent(gw, key)
+    body = {"input": text, "stream": stream, **({"session_id": session} if session else {})}
+    async with httpx.AsyncClient(timeout=60) as c:
+        r = await c.post(gw.base_url + f"/api/agents/{MATRIX_AGENT}/runs", json=body, headers=_headers(key))
+    if r.status_code != 200:
+        return _error(r)
+    if stream:
+        datas = [json.loads(ln[6:]) for ln in r.text.splitlines() if ln.startswith("data: ")]
+        status = datas[-1]["data"]["status"] if datas else "none"
+    else:
+        status = r.json()["status"]
+    return Outcome(200 if status == "completed" else 500, None if status == "completed" else status, r.text)
+
+
+async def _agent_sse(gw: GatewayServer, key: str | None, text: str, session: str | None) -> Outcome:
+    return await _agent_run(gw, key, text, session, stream=True)
+
+
+async def _agent_json(gw: GatewayServer, key: str | None, text: str, session: str | None) -> Outcome:
+    return await _agent_run(gw, key, text, session, stream=False)
+
+
+def _openai_agent_door(name: str, *, stream: bool) -> Door:
+    """The OpenAI door with `model: "agent:<name>"`: the tenant's agent's run as a chat completion."""
+
+    async def send(gw: GatewayServer, key: str | None, text: str, session: str | None) -> Outcome:
+        if key is not None:
+            await _own_agent(gw, key)
+        model = "agent:" + MATRIX_AGENT
+        return await _openai(gw, key, text, session, model=model, stream=stream, parts=stream)
+
+    return Door(name, (("POST", "/v1/chat/completions"),), send, "openai")
+
+
+# -- MCP: the `chat` tool of Nexus's own MCP server (/mcp), called with the `mcp` client package. A
+# refused turn is a tool error whose text ends "(error STATUS CODE)"; a missing key is the HTTP 401.
+async def _mcp_chat(gw: GatewayServer, key: str | None, text: str, session: str | None) -> Outcome:
+    import re
+
+    import httpx2
+    from mcp import Client
+    from mcp.client.streamable_http import streamable_http_client
+
+    url = gw.base_url + "/mcp"
+    if key is None:
+        body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
+        async with httpx.AsyncClient(timeout=60) as c:
+            r = await c.post(url, json=body, headers={"accept": "application/json, text/event-stream"})
+        return _error(r)
+    args = {"message": text, **({"session_id": session} if session else {})}
+    async with (
+        httpx2.AsyncClient(headers=_headers(key), timeout=60) as http,
+        Client(streamable_http_client(url, http_client=http)) as client,
+    ):
+        result = await client.call_tool("chat", args)
+    answer = "\n".join(getattr(part, "text", "") for part in result.content)
+    if not result.is_error:
+        return Outcome(200, None, answer)
+    told = re.search(r"\(error (\d{3}) ([a-z_]+)\)$", answer)
+    return Outcome(int(told.group(1)), told.group(2), answer) if told else Outcome(500, None, answer)
+
+
 # -- Telegram: a user of the fake Bot API, whose updates reach the gateway's webhook ------------------
 # The matrix's gateway serves the webhook (telegram_settings() below); a test key stands for a Telegram
 # user: the driver grants the key's principal (tenant, role, limits, budget subject) to a fresh user id
@@ -307,6 +393,11 @@ DOORS: tuple[Door, ...] = (
     # No sessions: each question is its own grounded turn.
     Door("rag-chat", (("POST", "/rag-chat"),), _rag_chat, "rag_chat", RULES - {"session"}),
     Door("openai-auto-grounded", (("POST", "/v1/chat/completions"),), _openai_grounded, "openai"),
+    Door("agent-run-stream", (("POST", "/api/agents/{name}/runs"),), _agent_sse, "agents"),
+    Door("agent-run", (("POST", "/api/agents/{name}/runs"),), _agent_json, "agents"),
+    Door("mcp-chat", (("POST", "/mcp"),), _mcp_chat, "mcp"),
+    _openai_agent_door("openai-agent", stream=False),
+    _openai_agent_door("openai-agent-stream", stream=True),
 )
 
 

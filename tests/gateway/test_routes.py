@@ -39,9 +39,19 @@ OTHERS = {
     ("GET", "/api/metrics"),
     ("GET", "/api/audit"),
     ("GET", "/api/roles"),
+    ("POST", "/api/feedback"),  # a rating of the caller's own work order (tests/gateway/test_feedback.py)
     ("GET", "/api/jobs"),
     ("GET", "/api/jobs/{job_id}"),
     ("POST", "/api/jobs/{job_id}/cancel"),
+    ("GET", "/api/agents"),  # agents and runs: reads and control, tenant-scoped (test_agents_api.py)
+    ("GET", "/api/agents/{name}"),
+    ("POST", "/api/agents"),  # a tenant's own agents: an admin of the tenant (test_agents_api.py)
+    ("DELETE", "/api/agents/{name}"),
+    ("GET", "/api/agents/runs/{run_id}"),
+    ("GET", "/api/agents/{name}/runs/{run_id}"),
+    ("POST", "/api/agents/runs/{run_id}/cancel"),
+    ("POST", "/api/agents/runs/{run_id}/resume"),  # admitted like a run; walked in test_agents_api.py
+    ("DELETE", "/mcp"),  # the MCP transport's session end (stateless: nothing to end)
     ("GET", "/api/health/detailed"),
     ("GET", "/api/health/history"),  # admins only (tests/ops/test_health_api.py)
     ("GET", "/metrics"),

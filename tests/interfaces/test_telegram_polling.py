@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from tests.interfaces.telegram_env import ADMIN, MEMBER, telegram_settings, write_vision_catalogue
+from tests.voice.conftest import with_audio
 
 from nexus.config.settings import Settings
 from nexus.embeddings import HashingEmbedder
@@ -18,6 +19,7 @@ from nexus.interfaces.telegram.voice import TranscriptionError
 from nexus.routing.classifier import Classifier
 from nexus.runtime import build
 from nexus.service.identity import Caller
+from nexus.store import TenantScope
 from nexus.testing import FakeOpenAI, FakeTelegram, Reply
 from nexus.testing.fake_telegram import DEFAULT_TOKEN
 
@@ -36,7 +38,7 @@ class ScriptedTranscriber:
         return self.texts[audio]
 
 
-async def test_polling_mode_answers_text_and_transcribed_voice(
+def _prepare(
     fakes: dict[str, FakeOpenAI], classifier_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("NEXUS_TEST_KEY", "sk-test-pipeline-key-0123456789")
@@ -45,6 +47,12 @@ async def test_polling_mode_answers_text_and_transcribed_voice(
         f.clear()
     if classifier_cache.exists():
         shutil.copytree(classifier_cache, tmp_path / "router", dirs_exist_ok=True)
+
+
+async def test_polling_mode_answers_text_and_transcribed_voice(
+    fakes: dict[str, FakeOpenAI], classifier_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _prepare(fakes, classifier_cache, tmp_path, monkeypatch)
     async with FakeTelegram() as tg:
         assert isinstance(tg, FakeTelegram)
         settings = telegram_settings(tmp_path, write_vision_catalogue(tmp_path / "cat.yaml", fakes), tg)
@@ -93,3 +101,40 @@ def test_the_allow_list_is_parsed_strictly() -> None:
     assert AccessList(users).principal(99) is None
     with pytest.raises(ValueError, match="under /telegram/"):
         Settings(telegram_webhook_path="/hook")  # the gateway serves webhooks only under /telegram/
+
+
+async def test_a_voice_note_is_transcribed_by_the_catalogues_audio_model_through_the_voice_service(
+    fakes: dict[str, FakeOpenAI], classifier_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No transcriber given: the bot uses the catalogue's `audio_in` model through services.voice, so the
+    note is admitted, metered and charged to the user's tenant like /v1/audio/transcriptions."""
+    _prepare(fakes, classifier_cache, tmp_path, monkeypatch)
+    with FakeOpenAI(transcript="What is the capital of France?") as ears:
+        cat_path = with_audio(write_vision_catalogue(tmp_path / "cat.yaml", fakes), ears)
+        async with FakeTelegram() as tg:
+            settings = telegram_settings(tmp_path, cat_path, tg)
+            embedder = HashingEmbedder()
+            async with build(
+                settings, embedder=embedder, classifier=Classifier(embedder=embedder, settings=settings)
+            ) as services:
+                bot = TelegramBot(services, polling=True)
+                stop = asyncio.Event()
+                task = asyncio.create_task(bot.run_polling(stop))
+                try:
+                    await asyncio.to_thread(tg.user_says, MEMBER, "/model general")
+                    await asyncio.to_thread(tg.wait_messages, MEMBER, 1)
+                    fakes["general"].push(Reply(text="Paris."))
+                    await asyncio.to_thread(tg.user_sends_voice, MEMBER, b"OggS-capital-question")
+                    got = await asyncio.to_thread(tg.wait_messages, MEMBER, 2, after=1)
+                    assert got[1].plain == "🎙️ “What is the capital of France?”"
+                    assert got[2].plain == "Paris."
+                    [heard] = ears.audio_requests
+                    assert b"OggS-capital-question" in heard.body and b'filename="voice.ogg"' in heard.body
+                finally:
+                    stop.set()
+                    await asyncio.wait_for(task, 30)
+                await services.accounting.flush()
+                orders = await services.store.work_orders(TenantScope("acme")).list(limit=50)
+                assert any(o.route == "transcription" and o.status == "done" for o in orders), [
+                    (o.route, o.status) for o in orders
+                ]

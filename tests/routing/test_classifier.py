@@ -160,7 +160,7 @@ def test_classify_cli(tmp_path: Path, classifier: Classifier, monkeypatch: pytes
 
     from nexus.cli import classify as cli
 
-    monkeypatch.setattr(cli, "Classifier", lambda: classifier)
+    monkeypatch.setattr("nexus.routing.classifier.Classifier", lambda: classifier)  # imported lazily
     app = typer.Typer()
     app.command()(cli.classify_cmd)
     good = tmp_path / "in.jsonl"
@@ -237,3 +237,30 @@ def test_other_embedder_trains_once_into_the_cache(tmp_path: Path, monkeypatch: 
     assert list((tmp_path / "classifier").glob("classifier-hashing-32-*.npz"))
     monkeypatch.setattr(classifier_model, "train", None)  # a second load must not train
     assert classifier_model.load_or_train(HashingEmbedder(dim=32)).coef.shape == model.coef.shape
+
+
+def test_routing_a_twenty_thousand_character_code_dump_goes_to_the_code_worker(
+    classifier: Classifier, tmp_path: Path
+) -> None:
+    """The whole decision (embed with the routing budget, classify, KNN, policy) on a 20k-character dump."""
+    import random
+
+    from tests.routing.test_policy import CATALOGUE
+
+    from nexus.config.catalogue import parse_catalogue
+    from nexus.routing.augment import code_dump
+    from nexus.routing.router import Router
+
+    router = Router.from_catalogue(
+        parse_catalogue(CATALOGUE),
+        Settings(data_dir=tmp_path),
+        embedder=classifier.embedder,
+        classifier=classifier,
+    )
+    for seed in (777, 778):
+        dump = code_dump(random.Random(seed), 20_000)
+        assert len(dump) >= 20_000
+        decision = router.decide(dump)
+        assert decision.explanation.classification is not None
+        assert decision.explanation.classification.domain == "code", decision.explanation.classification
+        assert decision.model == "coder", decision.explanation.reason

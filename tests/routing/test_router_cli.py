@@ -140,3 +140,52 @@ def test_routing_suite_evaluation(tmp_path: Path) -> None:
     costs = [s["cost_per_1k"] for s in report["cost_quality"]]
     assert costs[0] >= costs[-1]  # a higher λ never buys a dearer mix
     assert (tmp_path / "sweep.png").stat().st_size > 0
+
+
+def test_retrain_promote_versions_and_settings(tmp_path: Path) -> None:
+    """`nexus router retrain|promote|versions|settings` on the store the gateway would use."""
+    import asyncio
+
+    from nexus.config import load_catalogue
+    from nexus.store import TenantScope, open_store
+    from nexus.store.repos.router import Feedback, RoutedTurns
+
+    model = load_catalogue(get_settings().config).ids[0]
+    prompt = "write a python function that sorts a list of dictionaries by age"
+
+    async def seed() -> None:
+        store = await open_store(get_settings())
+        scope = TenantScope("acme", False)
+        for i in range(3):
+            await store.work_orders(scope).add(id=f"wo{i}", route="pipeline", owner_model=model)
+            await RoutedTurns(store.sessions, scope).add(work_order_id=f"wo{i}", prompt=prompt)
+            await Feedback(store.sessions, scope).add(
+                work_order_id=f"wo{i}", score=0.0, prompt=prompt, model=model
+            )
+        await store.close()
+
+    asyncio.run(seed())
+    # Nothing to promote before a retrain; another tenant has nothing to learn from.
+    assert runner.invoke(app, ["router", "promote", "--tenant", "acme"]).exit_code == 2
+    assert runner.invoke(app, ["router", "retrain", "--tenant", "globex"]).exit_code == 2
+
+    result = runner.invoke(app, ["router", "retrain", "--tenant", "acme"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["status"] == "candidate" and report["ratings"] == 3
+    listed = json.loads(runner.invoke(app, ["router", "versions", "--tenant", "acme"]).stdout)
+    assert [v["status"] for v in listed] == ["candidate"]
+
+    promoted = runner.invoke(app, ["router", "promote", "--tenant", "acme"])
+    assert promoted.exit_code == 0, promoted.output
+    listed = json.loads(runner.invoke(app, ["router", "versions", "--tenant", "acme"]).stdout)
+    assert [v["status"] for v in listed] == ["promoted"]
+
+    out = runner.invoke(
+        app, ["router", "settings", "--tenant", "acme", "--arm", "a=1", "--arm", "b=3:2.0", "--cache"]
+    )
+    assert out.exit_code == 0, out.output
+    shown = json.loads(out.stdout)
+    assert shown["cache_enabled"] is True
+    assert shown["arms"][1] == {"name": "b", "weight": 3.0, "cost_lambda": 2.0, "feedback": True}
+    assert runner.invoke(app, ["router", "settings", "--tenant", "acme", "--arm", "bad"]).exit_code == 2

@@ -127,7 +127,7 @@ def health() -> dict[str, str]:
 
 @app.get("/api/work-orders")
 def work_orders(limit: int = 100) -> dict[str, Any]:
-    return {"items": ORDERS[-limit:]}
+    return {"object": "list", "data": ORDERS[-limit:]}
 
 
 @app.get("/api/work-orders/{oid}")

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from nexus.ui import client as ui_client
@@ -102,6 +101,22 @@ def test_history_survives_reload(ui_env: Gateway) -> None:
     assert sidebar_events(at)[0] == "started"
 
 
+def test_thumbs_rate_an_answer(ui_env: Gateway) -> None:
+    import sqlite3
+
+    at = page("chat")
+    at.query_params["session"] = made["sessions"][0]
+    at.run()
+    assert_clean(at)
+    assert at.feedback, "no thumbs on the answer"
+    at.feedback[0].set_value(0).run()  # thumbs down
+    assert_clean(at)
+    if ui_env.standin:
+        return
+    with sqlite3.connect(ui_env.data_dir / "nexus.db") as db:
+        assert db.execute("SELECT score FROM router_feedback").fetchall() == [(0.0,)]
+
+
 def test_interrupt_reply_resume(ui_env: Gateway) -> None:
     at = page("chat")
     at.run()
@@ -182,13 +197,15 @@ def test_models_page_adds_and_removes_a_prototype(ui_env: Gateway) -> None:
 
 
 def work_orders_all(gw: Gateway) -> list[dict[str, Any]]:
-    body = httpx.get(f"{gw.url}/api/work-orders", params={"limit": 1000}, timeout=10).json()
-    return body["items"] if isinstance(body, dict) and "items" in body else body
+    r = httpx.get(f"{gw.url}/api/work-orders", params={"limit": 1000}, timeout=10)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["object"] == "list"
+    rows: list[dict[str, Any]] = body["data"]
+    return rows
 
 
 def test_agents_page_lists_roles_and_health(ui_env: Gateway) -> None:
-    if httpx.get(f"{ui_env.url}/api/agents", timeout=10).status_code == 404:
-        pytest.skip("the gateway does not mount GET /api/agents yet (nexus.gateway.routes.agents.router)")
     at = page("agents")
     at.run()
     assert_clean(at)
@@ -196,6 +213,12 @@ def test_agents_page_lists_roles_and_health(ui_env: Gateway) -> None:
     assert {"judge", "escalation", "classifier"} <= set(roles["role"]) or ui_env.standin
     workers = at.dataframe[1].value
     assert len(workers) >= 1
+    # The tool-calling agents (GET /api/agents): the demo catalogue's assistant, its tools, its health.
+    agents = at.dataframe[2].value
+    if not ui_env.standin:
+        assistant = agents[agents["agent"] == "assistant"].iloc[0]
+        assert "calculator" in assistant["tools"] and "http_request" in assistant["tools"]
+        assert assistant["healthy"] in ("🟢 ok", "🔴 down", "⚪ unknown") and assistant["model"]
 
 
 def test_gateway_down_shows_banner_not_traceback() -> None:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
+import socket
+import sys
 import time
+from pathlib import Path
 
 import httpx
+import pytest
 
 from nexus.ui.supervisor import UISupervisor, api_url_for
 
@@ -50,3 +55,57 @@ def test_api_url_for_wildcard_bind() -> None:
     assert api_url_for("0.0.0.0", 8000) == "http://127.0.0.1:8000"
     assert api_url_for("127.0.0.1", 9000) == "http://127.0.0.1:9000"
     assert api_url_for("::1", 8000) == "http://[::1]:8000"
+
+
+STANDIN = """
+import os, subprocess, sys, time
+grandchild = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
+with open(sys.argv[1], "w") as f:
+    f.write(f"{os.getpid()} {grandchild.pid}")
+time.sleep(300)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return not Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z"
+
+
+def test_stop_ends_the_child_and_everything_it_spawned(tmp_path: Path) -> None:
+    pids = tmp_path / "pids"
+    sup = UISupervisor(
+        api_url="http://127.0.0.1:1", port=free_port(), command=[sys.executable, "-c", STANDIN, str(pids)]
+    )
+    with sup:
+        assert _wait(lambda: pids.exists() and pids.read_text().count(" ") == 1, timeout=30)
+        child, grandchild = map(int, pids.read_text().split())
+        assert os.getpgid(grandchild) == os.getpgid(child) != os.getpgid(0)  # its own group
+    assert _wait(lambda: not _alive(child) and not _alive(grandchild), timeout=10), (
+        "a UI process outlived stop()"
+    )
+
+
+def test_a_ui_port_in_use_is_said_and_the_ui_waits_for_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    pids = tmp_path / "pids"
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    port = holder.getsockname()[1]
+    sup = UISupervisor(
+        api_url="http://127.0.0.1:1",
+        port=port,
+        min_backoff_s=0.2,
+        max_backoff_s=0.2,
+        command=[sys.executable, "-c", STANDIN, str(pids)],
+    )
+    with caplog.at_level(logging.ERROR, logger="nexus.ui"), sup:
+        assert _wait(lambda: f"UI port {port} on 127.0.0.1 is in use" in caplog.text, timeout=10)
+        time.sleep(0.5)
+        assert not pids.exists() and sup.restarts == 0  # no crash loop on a taken port
+        holder.close()
+        assert _wait(pids.exists, timeout=30), "the UI did not start once its port was free"

@@ -48,6 +48,13 @@ class NotAwaitingApproval(AgentError):
     status = 409
 
 
+class RunNotCancellable(AgentError):
+    """The run has ended, or runs in another process (only the process running it can stop it)."""
+
+    code = "run_not_cancellable"
+    status = 409
+
+
 class SessionBusy(AgentError):
     """The session has a run waiting for approval: resume or reject it before starting another."""
 

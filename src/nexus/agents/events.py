@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field, computed_field
 
 from nexus.agents.tools.base import ToolCall, ToolResult
 
-RunStatus = Literal["running", "paused", "completed", "limited", "failed"]
+RunStatus = Literal["running", "paused", "completed", "limited", "failed", "cancelled"]
 
 
 class Started(BaseModel):

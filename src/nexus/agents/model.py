@@ -82,14 +82,6 @@ class HubModelCaller:
         return usable[0] if usable else cat.role("default")
 
     async def __call__(self, turn: ModelTurn) -> ModelReply:
-        model = self.resolve(turn)
-        request = ChatRequest(
-            model=model,
-            messages=[ChatMessage.model_validate(m) for m in turn.messages],
-            tools=turn.tools or None,
-            tool_choice="auto" if turn.tools else None,
-            temperature=turn.temperature,
-        )
         context = {
             "role": "agent",
             "tenant": turn.tenant,
@@ -98,6 +90,18 @@ class HubModelCaller:
         }
         if turn.key_id:
             context["key_id"] = turn.key_id
+        return await self.call(turn, self.resolve(turn), context)
+
+    async def call(self, turn: ModelTurn, model: str, context: dict[str, str]) -> ModelReply:
+        """One completion of `model` on the turn's messages, metered with `context` (the Meter's
+        call context: tenant, key, request, work order, role)."""
+        request = ChatRequest(
+            model=model,
+            messages=[ChatMessage.model_validate(m) for m in turn.messages],
+            tools=turn.tools or None,
+            tool_choice="auto" if turn.tools else None,
+            temperature=turn.temperature,
+        )
         token = call_context.set(context)
         started = time.perf_counter()
         try:

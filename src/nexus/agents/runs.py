@@ -3,6 +3,7 @@ events in a RunStore, so a run can be read back after it ended."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from nexus.agents.events import AgentEvent
@@ -44,5 +45,7 @@ def _changes(event: AgentEvent) -> tuple[dict[str, Any], dict[str, float]]:
     if d.type == "started" and d.resumed:
         return {"status": "running", "pending": None}, {}
     if d.type == "done":
+        if d.status == "cancelled":  # the store stamps finished_at itself for the other ends
+            return {"status": d.status, "pending": None, "finished_at": datetime.now(UTC)}, {}
         return {"status": d.status}, {}
     return {}, {}

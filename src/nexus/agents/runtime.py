@@ -30,6 +30,7 @@ from nexus.config.agents import AgentEntry
 log = logging.getLogger("nexus.agents")
 
 _END = object()
+CANCELLED = "error: the run was cancelled before this call ran"
 
 # Receives every event with its tenant, in order, before the client does.
 RunSink = Callable[[str, AgentEvent], Awaitable[None]]
@@ -68,6 +69,8 @@ class AgentRuntime:
         self.sinks: list[RunSink] = list(sinks or [])
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._tasks: set[asyncio.Task[None]] = set()
+        # run id → the task executing it in this process (cancel stops it).
+        self._running: dict[str, asyncio.Task[None]] = {}
 
     # -- public API -------------------------------------------------------------------------------
     async def start(
@@ -130,6 +133,56 @@ class AgentRuntime:
         command: Command[Any] = Command(resume=approval.value(), update={"started_at": time.time()})
         return self._drive(command, spec, toolset, scope, Started(agent=spec.name, resumed=True), seq_start)
 
+    def cancel(self, run_id: str) -> bool:
+        """Stop a run executing in this process: its events end with `done` (cancelled); the session's
+        memory stays as it was before the run. False when no such run executes here."""
+        task = self._running.get(run_id)
+        if task is None or task.done():
+            return False
+        task.cancel()
+        return True
+
+    async def wait(self, run_id: str) -> None:
+        """Until the run's task (in this process) has ended and told its sinks."""
+        task = self._running.get(run_id)
+        if task is not None:
+            await asyncio.gather(task, return_exceptions=True)
+
+    async def abandon(self, spec: AgentEntry, scope: RunScope, *, seq_start: int = 0) -> None:
+        """Cancel a run paused for approval: its waiting calls are answered "cancelled" in the memory
+        (so the next run's model sees every call answered), the pause is cleared and the run's sinks
+        get `done` (cancelled). NotAwaitingApproval when the run is not the session's paused one."""
+        waiting = await self.waiting(spec.name, scope.tenant, scope.session_id)
+        if waiting is None or waiting[0] != scope.run_id:
+            raise NotAwaitingApproval(f"run {scope.run_id!r} is not waiting for an approval")
+        config = self._config(scope.tenant, spec.name, scope.session_id)
+        async with self._lock(config["configurable"]["thread_id"]):
+            snapshot = await self.graph.aget_state(config)
+            pending = [ToolCall.model_validate(c) for c in (snapshot.values or {}).get("pending") or []]
+            answered = [{"role": "tool", "tool_call_id": c.id, "content": CANCELLED} for c in pending]
+            update = {
+                "messages": answered,
+                "pending": [],
+                "needs_approval": False,
+                "approvals": {},
+                "status": "cancelled",
+                "stop": {"code": "cancelled", "message": "the run was cancelled"},
+            }
+            # As if `think` had ended the run: its edge leads to END, so no node is left to run.
+            await self.graph.aupdate_state(config, update, as_node="think")
+        event = AgentEvent(
+            run_id=scope.run_id,
+            session_id=scope.session_id,
+            agent=spec.name,
+            seq=seq_start + 1,
+            data=Done(status="cancelled"),
+        )
+        for sink in self.sinks:
+            try:
+                await sink(scope.tenant, event)
+            except Exception:
+                log.exception("agent run sink failed")
+
     async def memory(self, agent: str, tenant: str, session_id: str) -> list[dict[str, Any]]:
         """The session's remembered messages (user, assistant, tool), oldest first."""
         snapshot = await self.graph.aget_state(self._config(tenant, agent, session_id))
@@ -166,12 +219,18 @@ class AgentRuntime:
         context = RunContext(spec=spec, toolset=toolset, model=self.model, key_id=scope.key_id)
         task = asyncio.create_task(self._execute(graph_input, context, scope, started, seq_start, queue))
         self._tasks.add(task)
+        self._running[scope.run_id] = task
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(lambda t: self._forget(scope.run_id, t))
         while True:
             item = await queue.get()
             if item is _END:
                 return
             yield item
+
+    def _forget(self, run_id: str, task: asyncio.Task[None]) -> None:
+        if self._running.get(run_id) is task:
+            del self._running[run_id]
 
     async def _execute(
         self,
@@ -220,6 +279,9 @@ class AgentRuntime:
                 stop = values.get("stop")
                 if stop:
                     await out(ErrorInfo(code=str(stop.get("code")), message=str(stop.get("message"))))
+        except asyncio.CancelledError:  # cancel(): the run stops where it is, nothing checkpointed
+            status = "cancelled"
+            raise
         except Exception:  # the graph itself failed (checkpointer, bug): told, without the internals
             log.exception("agent run failed", extra={"run_id": scope.run_id})
             status = "failed"

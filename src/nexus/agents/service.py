@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from nexus.agents.directory import AgentDirectory, AgentInfo, Origin
-from nexus.agents.errors import NotAwaitingApproval, RunNotFound
+from nexus.agents.errors import NotAwaitingApproval, RunNotCancellable, RunNotFound
 from nexus.agents.events import AgentEvent, RunStatus
 from nexus.agents.ports import RunRecord
 from nexus.agents.runs import RunLog
@@ -198,6 +198,22 @@ class AgentService:
         approval = Approval(approve=decision.approve, calls=decision.calls)
         events = await self.runtime.resume(info.spec, toolset, scope, approval, seq_start=seq)
         return RunHandle(run_id, row.session_id, row.agent, events)
+
+    async def cancel_run(self, caller: AgentCaller, run_id: str, *, agent: str | None = None) -> RunView:
+        """Stop a running run (executing in this process) or drop a paused one's waiting calls.
+        RunNotCancellable (409) for a run that has ended, or runs in another process."""
+        row = await self._row(caller, run_id, agent)
+        if row.status == "running" and self.runtime.cancel(run_id):
+            await self.runtime.wait(run_id)
+        elif row.status == "paused":
+            info = await self.directory.get(caller.tenant, row.agent)
+            scope = RunScope(caller.tenant, row.session_id, run_id, caller.request_id, caller.key_id)
+            seq = len(await self.runs.store.events(caller.tenant, run_id))
+            await self.runtime.abandon(info.spec, scope, seq_start=seq)
+        else:
+            where = "ended" if row.status != "running" else "running in another process"
+            raise RunNotCancellable(f"run {run_id!r} cannot be cancelled here: it is {where}")
+        return await self.get_run(caller, run_id, events=False)
 
     async def get_run(
         self, caller: AgentCaller, run_id: str, *, agent: str | None = None, events: bool = True

@@ -10,8 +10,6 @@ import typer
 from rich.console import Console
 from rich.progress import Progress
 
-from nexus.routing.classifier import Classifier
-
 _FIELDS = ("domain", "complexity", "can_self_answer", "ambiguous", "critical", "subtasks")
 _BATCH = 64
 
@@ -51,6 +49,8 @@ def classify_cmd(
     except InputError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(code=2) from exc
+    from nexus.routing.classifier import Classifier
+
     classifier = Classifier()
     with (
         Progress(console=console, transient=True, disable=len(rows) < 200) as progress,

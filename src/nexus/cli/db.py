@@ -8,10 +8,6 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from nexus.config.settings import Settings
-from nexus.store import DatabaseUnreachable, open_store
-from nexus.store.prune import prune_all
-
 db_app = typer.Typer(help="Database migrations and retention.", no_args_is_help=True)
 console = Console()
 
@@ -24,6 +20,8 @@ def _fail(exc: Exception) -> None:
 @db_app.command("upgrade")
 def upgrade_cmd() -> None:
     """Apply pending migrations (`nexus serve` does this on start too)."""
+    from nexus.config.settings import Settings
+    from nexus.store import DatabaseUnreachable, open_store
 
     async def main() -> str:
         store = await open_store(Settings())
@@ -44,6 +42,10 @@ def prune_cmd(
     ] = None,
 ) -> None:
     """Delete work orders, calls, events, audit entries, sessions and checkpoints older than N days."""
+    from nexus.config.settings import Settings
+    from nexus.store import DatabaseUnreachable, open_store
+    from nexus.store.prune import prune_all
+
     settings = Settings()
     days = settings.retention_days if older_than is None else older_than
 

@@ -13,13 +13,10 @@ import time
 from pathlib import Path
 from typing import Annotated, Any
 
-import numpy as np
 import typer
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
-
-from nexus.routing.keywords import DOMAINS
 
 eval_app = typer.Typer(help="Offline evaluations of the router.", no_args_is_help=True)
 
@@ -30,6 +27,8 @@ def evaluate_classifier(
     progress: Progress | None = None,
     latency_samples: int = 200,
 ) -> dict[str, Any]:
+    import numpy as np
+
     from nexus.embeddings.shared import EmbeddingSettings, build_embedder, routing_view
     from nexus.routing.classifier import Classifier
     from nexus.routing.classifier_eval import calibrate, leave_one_source_out, scores
@@ -114,6 +113,8 @@ def evaluate_classifier(
 
 
 def _confusion_table(title: str, part: dict[str, Any]) -> Table:
+    from nexus.routing.keywords import DOMAINS
+
     table = Table(title=title)
     table.add_column("true \\ predicted")
     for label in DOMAINS:

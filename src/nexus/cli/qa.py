@@ -8,9 +8,6 @@ from typing import Annotated
 
 import typer
 
-from nexus.guard.qa.runner import run_spec
-from nexus.guard.qa.spec import InvalidSpec, load_spec
-
 qa_app = typer.Typer(help="Quality checks on a command's output, from a JSON spec.", no_args_is_help=True)
 
 
@@ -27,6 +24,9 @@ def run(
     ] = None,
 ) -> None:
     """Run SPEC's command and check its output."""
+    from nexus.guard.qa.runner import run_spec
+    from nexus.guard.qa.spec import InvalidSpec, load_spec
+
     try:
         report = run_spec(load_spec(spec))
     except InvalidSpec as exc:

@@ -7,22 +7,25 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from nexus.config.settings import Settings
-from nexus.store import DatabaseUnreachable, Store, TenantScope, open_store
-from nexus.store.metrics import UnknownPeriod
-from nexus.store.models import WorkOrder
+if TYPE_CHECKING:  # the store loads with the command, not with `nexus --help`
+    from nexus.store import Store
+    from nexus.store.models import WorkOrder
 
 console = Console()
 T = TypeVar("T")
 
 
 def _with_store(fn: Callable[[Store], Awaitable[T]]) -> T:
+    from nexus.config.settings import Settings
+    from nexus.store import DatabaseUnreachable, open_store
+    from nexus.store.metrics import UnknownPeriod
+
     async def main() -> T:
         store = await open_store(Settings())
         try:
@@ -90,6 +93,8 @@ def render_metrics(m: dict[str, Any]) -> list[Table]:
 
 def metrics_cmd(period: Annotated[str, typer.Option(help="today, 24h, 7d or 30d.")] = "24h") -> None:
     """Requests, errors, tokens, cost and latency percentiles, in total and per model/provider/tenant."""
+    from nexus.store import TenantScope
+
     m = _with_store(lambda store: store.metrics(TenantScope.system(), period))
     for table in render_metrics(m):
         console.print(table)
@@ -133,6 +138,8 @@ def work_orders_cmd(
     limit: Annotated[int, typer.Option(min=1, max=1000, help="Newest N.")] = 20,
 ) -> None:
     """The newest work orders, as /api/work-orders lists them."""
+
+    from nexus.store import TenantScope
 
     async def fetch(store: Store) -> list[WorkOrder]:
         return list(

@@ -5,18 +5,21 @@ from __future__ import annotations
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from nexus.config import get_settings, load_catalogue
-from nexus.routing.base import Decision, RouteContext
-from nexus.routing.router import Router
+if TYPE_CHECKING:  # the router loads with the command, not with `nexus --help`
+    from nexus.routing.base import Decision
+    from nexus.routing.router import Router
 
 
 def build_router() -> Router:
+    from nexus.config import get_settings, load_catalogue
+    from nexus.routing.router import Router
+
     settings = get_settings()
     return Router.from_catalogue(load_catalogue(settings.config), settings)
 
@@ -68,6 +71,8 @@ def route_cmd(
     ] = None,
 ) -> None:
     """Route TEXT: the chosen model, the rule that decided, and the evidence."""
+    from nexus.routing.base import RouteContext
+
     decision = build_router().decide(text, RouteContext(session_model=session_model, cost_lambda=cost_lambda))
     if as_json:
         typer.echo(decision.model_dump_json(indent=2))
@@ -94,6 +99,8 @@ def evaluate_router_suite(
     """Expected-model accuracy per label, confusion (label → chosen model), a λ cost-quality sweep and
     decision latency on the authored routing suite; saves a PNG of the sweep when matplotlib is present."""
     import numpy as np
+
+    from nexus.routing.base import RouteContext
 
     router = router or build_router()
     suite = load_suite()

@@ -1,12 +1,13 @@
-"""`nexus router fit|predict|prototypes`: train and apply the learned router, manage KNN prototypes."""
+"""`nexus router fit|predict|prototypes`: train and apply the learned router, manage KNN prototypes;
+`nexus router retrain|promote|versions|settings`: the per-tenant router on live traffic."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -18,6 +19,9 @@ from nexus.routing.base import Embedder
 from nexus.routing.dataset import RoutingDataError, read_outcomes, read_prices, read_prompts
 from nexus.routing.learned import LearnedRouter, LearnedRouterError, embed_cached
 from nexus.routing.prototypes import PrototypeError, PrototypeStore, overlay_path
+
+if TYPE_CHECKING:
+    from nexus.runtime import Services
 
 app = typer.Typer(help="Learned router (fit/predict) and KNN prototype management.", no_args_is_help=True)
 prototypes_app = typer.Typer(help="List, add or remove a model's prototype queries.", no_args_is_help=True)
@@ -216,3 +220,126 @@ def remove_prototype(
     except PrototypeError as exc:
         raise _fail(str(exc)) from None
     typer.echo(f"removed prototype from {model}: {removed}")
+
+
+# -- the router on live traffic: retrain from feedback, promote, A/B arms, the semantic cache ----------
+TenantOpt = Annotated[str, typer.Option("--tenant", "-t", help="The tenant whose router this is")]
+
+
+def _tuning(action: Callable[[Services], Awaitable[Any]]) -> Any:
+    """Run `action` on this process's services (the same runtime the gateway builds, without jobs)."""
+    import asyncio
+
+    from nexus.runtime import build
+
+    async def main() -> Any:
+        async with build(get_settings(), jobs=False) as services:
+            return await action(services)
+
+    from nexus.service.errors import ServiceError
+
+    try:
+        return asyncio.run(main())
+    except ServiceError as exc:
+        raise _fail(exc.message) from None
+
+
+@app.command("retrain")
+def retrain(tenant: TenantOpt) -> None:
+    """Fit a CANDIDATE router from the tenant's feedback. It serves nothing until `nexus router promote`."""
+    from nexus.store import TenantScope
+
+    report = _tuning(lambda s: s.tuning.retrain(TenantScope.system(), tenant))
+    console.print(
+        f"candidate version {report['version']} for {tenant}: {report['ratings']} ratings, "
+        f"{len(report['changed'])} of {report['compared']} rated prompts would route differently"
+    )
+    table = Table("prompt", "served", "candidate")
+    for c in report["changed"]:
+        table.add_row(c["prompt"][:80], c["served"], c["candidate"])
+    if report["changed"]:
+        console.print(table)
+    typer.echo(json.dumps(report))
+
+
+@app.command("promote")
+def promote(
+    tenant: TenantOpt,
+    version: Annotated[int | None, typer.Option(help="A version id (default: the latest candidate)")] = None,
+) -> None:
+    """Serve the tenant's candidate router (an explicit admin action; running gateways follow within 30 s)."""
+    from nexus.store import TenantScope
+
+    out = _tuning(lambda s: s.tuning.promote(TenantScope.system(), tenant, version))
+    console.print(f"version {out['version']} now serves {tenant}")
+    typer.echo(json.dumps(out))
+
+
+@app.command("versions")
+def versions(tenant: TenantOpt) -> None:
+    """The tenant's router versions (candidate, promoted, retired)."""
+    from nexus.store import TenantScope
+
+    typer.echo(json.dumps(_tuning(lambda s: s.tuning.versions(TenantScope.system(), tenant)), indent=2))
+
+
+def _arm(spec: str) -> dict[str, Any]:
+    name, _, rest = spec.partition("=")
+    weight, _, lam = rest.partition(":")
+    try:
+        return {"name": name, "weight": float(weight), **({"cost_lambda": float(lam)} if lam else {})}
+    except ValueError:
+        raise _fail(f"arm {spec!r}: use NAME=WEIGHT[:COST_LAMBDA]") from None
+
+
+@app.command("settings")
+def tenant_settings(
+    tenant: TenantOpt,
+    arm: Annotated[
+        list[str] | None,
+        typer.Option(help="An A/B arm NAME=WEIGHT[:COST_LAMBDA] (repeat; replaces the arms)"),
+    ] = None,
+    no_ab: Annotated[bool, typer.Option("--no-ab", help="Stop the tenant's A/B test")] = False,
+    cache: Annotated[bool | None, typer.Option("--cache/--no-cache", help="The semantic cache")] = None,
+    threshold: Annotated[float | None, typer.Option(help="Cache similarity threshold")] = None,
+    ttl: Annotated[int | None, typer.Option(help="Cache TTL in seconds")] = None,
+) -> None:
+    """Show or set a tenant's A/B arms and semantic cache."""
+    from nexus.service.feedback import RouterSettingsIn
+    from nexus.store import TenantScope
+
+    arms = [] if no_ab else ([_arm(a) for a in arm] if arm else None)
+    try:
+        body = RouterSettingsIn.model_validate(
+            {"arms": arms, "cache_enabled": cache, "cache_threshold": threshold, "cache_ttl_s": ttl}
+        )
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+
+    async def action(s: Services) -> dict[str, Any]:
+        own = await s.tuning.save_settings(TenantScope.system(), tenant, body)
+        return own.public()
+
+    typer.echo(json.dumps({"tenant": tenant, **_tuning(action)}, indent=2))
+
+
+@app.command("ab-report")
+def ab_report(tenant: TenantOpt) -> None:
+    """Per A/B arm: routed turns, mean rating with a 95 % interval, mean cost and latency."""
+    from nexus.store import TenantScope
+
+    rows = _tuning(lambda s: s.tuning.ab_report(TenantScope.system(), tenant))
+    table = Table("arm", "turns", "ratings", "score", "95 % CI", "cost $/turn", "latency ms")
+    for r in rows:
+        ci = r["score_ci95"]
+        table.add_row(
+            r["arm"],
+            str(r["turns"]),
+            str(r["ratings"]),
+            "—" if r["score"] is None else f"{r['score']:.3f}",
+            "—" if ci is None else f"{ci[0]:.3f}–{ci[1]:.3f}",
+            f"{r['mean_cost_usd']:.6f}",
+            "—" if r["mean_latency_ms"] is None else f"{r['mean_latency_ms']:.0f}",
+        )
+    console.print(table)
+    typer.echo(json.dumps(rows))

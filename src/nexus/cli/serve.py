@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -30,8 +32,6 @@ def serve_cmd(
     ui_port: Annotated[int | None, typer.Option(help="Port for the UI (default 8501).")] = None,
 ) -> None:
     """Run the Nexus gateway: the OpenAI-compatible API, the native chat API and the UI."""
-    import uvicorn
-
     from nexus.config.catalogue import CatalogueError, load_catalogue
     from nexus.config.settings import Settings
 
@@ -44,6 +44,10 @@ def serve_cmd(
         overrides["port"] = port
     if demo:
         overrides["demo"] = True
+        # The offline demo's one auth rule (as `make serve`): off until the first key exists, unless
+        # NEXUS_AUTH says otherwise.
+        if "NEXUS_AUTH" not in os.environ:
+            overrides["auth"] = "off"
     if data_dir is not None:
         overrides["data_dir"] = data_dir
     if ui_port is not None:
@@ -60,11 +64,15 @@ def serve_cmd(
     settings.data_dir.mkdir(parents=True, exist_ok=True)
 
     from nexus.gateway.app import create_app
+    from nexus.gateway.server import ShutdownSignal, serve
     from nexus.telemetry import catalogue_secrets, setup_logging, setup_tracing
 
     setup_logging(settings, secrets=catalogue_secrets(catalogue, settings))
     tracer_provider = setup_tracing(settings)
-    app = create_app(settings)
+    # One signal for the hardened server and the app: SIGTERM drains streams within a bound, cuts the
+    # rest (their work orders say `interrupted`), then the UI child's process group stops too.
+    shutdown = ShutdownSignal()
+    app = create_app(settings, shutdown=shutdown)
     ui = None
     if not no_ui:
         from nexus.ui.supervisor import UISupervisor, api_url_for
@@ -75,8 +83,11 @@ def serve_cmd(
         ui.start()
         console.print(f"Nexus UI on http://{settings.host}:{settings.ui_port}")
     console.print(f"Nexus API on http://{settings.host}:{settings.port}  (OpenAI base URL: /v1)")
+    # uvicorn re-raises the signal that stopped it once it is done; as a clean exit, so the UI and the
+    # tracer below are stopped too (the default action would end the process before `finally`).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
+        serve(app, settings, signal=shutdown)
     finally:
         if ui is not None:
             ui.stop()

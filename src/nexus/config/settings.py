@@ -167,6 +167,9 @@ class Settings(BaseSettings):
     telegram_webhook_path: str = "/telegram/webhook"
     telegram_webhook_url: str | None = None
     telegram_webhook_secret: str | None = None
+    # Voice notes: the transcription model (a catalogue model with `audio_in`; `nexus-asr` reads WAV only);
+    # default: the first remote `audio_in` model, else voice notes are answered "not configured".
+    telegram_transcriber: str | None = None
     # The heartbeat: how often, what it probes, and the thresholds of its warning/critical states.
     heartbeat_interval_s: float = Field(default=60.0, gt=0)
     heartbeat_gateway_url: str | None = None  # None: http://{host}:{port}

@@ -27,12 +27,15 @@ from nexus.gateway.limits import BodySizeLimit
 from nexus.gateway.middleware import RequestContextMiddleware
 from nexus.gateway.routes import (
     admin,
+    agents,
     audio,
     chat,
+    feedback,
     files,
     health,
     jobs,
     keys,
+    mcp,
     metrics,
     observability,
     openai,
@@ -72,6 +75,9 @@ ROUTES = (
     files,
     vector_stores,
     rag,
+    agents,
+    mcp,
+    feedback,
 )
 
 
@@ -105,9 +111,10 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.loop = asyncio.get_running_loop()
-        async with build(
-            settings, hub=hub, metrics=metrics, embedder=embedder, classifier=classifier
-        ) as services:
+        async with (
+            build(settings, hub=hub, metrics=metrics, embedder=embedder, classifier=classifier) as services,
+            mcp.serving(app, services),
+        ):
             app.state.services = services
             _install_sighup(services.hub)
             try:
@@ -129,6 +136,7 @@ def create_app(
     for module in ROUTES:
         app.include_router(module.router)
     app.include_router(jobs.admin)
+    app.include_router(feedback.admin)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=metrics if settings.metrics else None)
 

@@ -134,6 +134,8 @@ def nexus_field(turn: Turn, final: FinalData | None, interrupt: bool, live: bool
         "judge": f.judge,
         "degraded": f.degraded,
         "guard_flagged": turn.flagged,
+        "policy": turn.policy,
+        "cache": turn.cache,
     }
 
 
@@ -145,6 +147,9 @@ def _headers(turn: Turn, models: list[str], interrupt: bool) -> dict[str, str]:
         "x-nexus-models": ",".join(models),
         "x-nexus-model": models[0] if len(models) == 1 else "",
         "x-nexus-interrupt": "true" if interrupt else "false",
+        # The A/B arm of the routing policy, and what the semantic cache did (empty when not in play).
+        "x-nexus-policy": turn.policy or "",
+        "x-nexus-cache": turn.cache or "",
     }
 
 

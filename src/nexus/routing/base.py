@@ -71,3 +71,5 @@ class RouteContext(BaseModel):
     tenant: str | None = None
     allowed_models: list[str] | None = None
     cost_lambda: float | None = None
+    # Decide with the tenant's candidate feedback model (a retrain's, not yet promoted): what-if only.
+    candidate: bool = False

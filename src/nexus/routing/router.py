@@ -25,8 +25,10 @@ import numpy as np
 from nexus.config.catalogue import Catalogue
 from nexus.config.settings import Settings
 from nexus.routing import explain, knn
+from nexus.routing.ab import route_overrides
 from nexus.routing.base import Classification, Decision, Embedder, Explanation, ModelScore, RouteContext
 from nexus.routing.batching import EmbeddingBatcher, shared_batcher
+from nexus.routing.feedback import TenantModels
 from nexus.routing.learned import LearnedRouter, LearnedRouterError, learned_dir
 from nexus.routing.policy import (
     ErrorTracker,
@@ -107,6 +109,8 @@ class Router:
         self.cost_norm = normalise(self.costs)
         self._available = set(catalogue.ids) if available is None else set(available)
         self._lock = threading.Lock()
+        # Per tenant: the feedback model a promotion made serve, and a retrain's candidate.
+        self.tenant_models = TenantModels()
 
     # -- construction -------------------------------------------------------------------------------
     @classmethod
@@ -156,8 +160,10 @@ class Router:
         self.errors.observe(record.model, not record.success)
 
     def adopt_live_state(self, previous: Router) -> None:
-        """Keep the live latency and failure estimates across a rebuild (catalogue reload)."""
+        """Keep the live latency and failure estimates (and the tenants' feedback models) across a rebuild
+        (catalogue reload)."""
         self.latency, self.errors = previous.latency, previous.errors
+        self.tenant_models = previous.tenant_models
 
     def set_available(self, model_ids: Iterable[str]) -> None:
         with self._lock:
@@ -251,9 +257,24 @@ class Router:
         predicted = self.learned.predict_one(vec) if self.learned is not None and vec is not None else None
         prior = domain_prior(cat, cls_out)
         quality = self._quality(vote, prior, predicted)
+        overrides = route_overrides.get()  # the run's A/B arm, set by the service
+        bonus: dict[str, float] = {}
+        feedback = (
+            self.tenant_models.get(ctx.tenant, candidate=ctx.candidate)
+            if overrides is None or overrides.feedback
+            else None
+        )
+        if feedback is not None and vec is not None:
+            bonus = feedback.bonus(vec)
+            quality = {m: q + bonus.get(m, 0.0) for m, q in quality.items()}
 
         candidates = self._candidates(ctx)
-        lam = self.cost_lambda if ctx.cost_lambda is None else ctx.cost_lambda
+        lam = ctx.cost_lambda
+        if lam is None:
+            lam = (
+                overrides.cost_lambda if overrides is not None and overrides.cost_lambda is not None else None
+            )
+        lam = self.cost_lambda if lam is None else lam
         lat = {m: self.latency.get(m) or 0.0 for m in cat.ids}
         errors = self.errors.rates()
         ranked = utilities(
@@ -266,7 +287,7 @@ class Router:
             errors,
             self.error_weight,
         )
-        rule, model = self._rule(ranked, cls_out, vote, predicted, fallback, ctx)
+        rule, model = self._rule(ranked, cls_out, vote, predicted, fallback, ctx, bool(bonus))
 
         by_model = {u.model: u for u in ranked}
         scores = [
@@ -294,6 +315,8 @@ class Router:
                 **(
                     {"error_rate": {m: round(r, 3) for m, r in errors.items() if r > 0.001}} if errors else {}
                 ),
+                **({"feedback": {m: round(b, 4) for m, b in bonus.items()}} if bonus else {}),
+                **(overrides.log() if overrides is not None else {}),
             },
         )
         expl.reason = explain.reason(expl, model, cat)
@@ -329,6 +352,7 @@ class Router:
         predicted: Mapping[str, float] | None,
         fallback: str | None,
         ctx: RouteContext,
+        feedback: bool = False,
     ) -> tuple[str, str]:
         cat = self.catalogue
         names = [u.model for u in ranked]
@@ -345,6 +369,8 @@ class Router:
                 return "sticky", session
         if session is not None and session == best.model and cat.routing.sticky:
             return "sticky", session
+        if feedback:  # the tenant's ratings of prompts like this one weighed in
+            return "feedback", best.model
         confident = cls_out is not None and not cls_out.uncertain
         if predicted is None and vote.abstained and not confident:
             default = cat.role("default")

@@ -30,10 +30,13 @@ from nexus.providers.hub import ModelHub
 from nexus.routing.router import Router
 from nexus.service.accounting import Ledger
 from nexus.service.admission import Admission
+from nexus.service.agents import AgentsService, open_agents_service
 from nexus.service.auth import Authenticator, StoreKeys
 from nexus.service.budgets import BudgetManager
+from nexus.service.cache import SemanticCache
 from nexus.service.chat import ChatService
 from nexus.service.documents import DocumentsService, open_documents
+from nexus.service.feedback import RouterTuning
 from nexus.service.guarding import RequestGuard
 from nexus.service.ratelimit import build_limiter
 from nexus.service.runs import StoreRuns
@@ -82,6 +85,11 @@ class Services:
     voice: VoiceService
     # Documents: the OpenAI Files/Vector Stores API and /rag-chat (nexus.rag underneath).
     documents: DocumentsService
+    # Tool-calling agents (nexus.agents) behind the service layer.
+    agents: AgentsService
+    # The router on live traffic: feedback, retrain/promote, A/B arms; the semantic cache (opt-in).
+    tuning: RouterTuning
+    cache: SemanticCache
 
     @property
     def turns(self) -> WorkOrders:
@@ -198,6 +206,11 @@ async def build(
             )
         )
 
+        tuning = RouterTuning(store, routers, limiter, queue=queue)
+        await tuning.load_promoted()  # tenants' promoted feedback models serve again
+        stack.push_async_callback(tuning.drain)
+        cache = SemanticCache(store, tuning, lambda: routers.current.embedder)
+
         runs = StoreRuns(store, queue, on_event=_event_metrics(m) if settings.metrics else None)
         pipeline, close_pipeline = await open_pipeline(
             the_hub, routers, settings, sink=runs, classifier=classifier, mask=guard.mask, tracer=get_tracer
@@ -217,6 +230,8 @@ async def build(
             ledger=ledger,
             sessions=sessions,
             traces=runs,
+            tuning=tuning,
+            cache=cache,
         )
         work_orders = WorkOrders(chat, store)
         documents = await open_documents(settings, store, embedder, admission, chat, resume=False)
@@ -235,6 +250,17 @@ async def build(
         voice = VoiceService(
             settings=settings, audio=audio, admission=admission, guard=guard, ledger=ledger, chat=chat
         )
+        agents = await open_agents_service(
+            settings,
+            the_hub,
+            store,
+            checkpointer=pipeline.graph.checkpointer,
+            admission=admission,
+            guard=guard,
+            ledger=ledger,
+            sessions=sessions,
+        )
+        stack.push_async_callback(agents.aclose)
         yield Services(
             settings=settings,
             metrics=m,
@@ -257,6 +283,9 @@ async def build(
             audio=audio,
             voice=voice,
             documents=documents,
+            agents=agents,
+            tuning=tuning,
+            cache=cache,
         )
 
 

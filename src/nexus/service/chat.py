@@ -43,8 +43,10 @@ from nexus.providers.hub import ModelHub
 from nexus.providers.metering import call_context
 from nexus.providers.tokens import estimate_prompt_tokens
 from nexus.providers.types import ChatChunk, ChatRequest, ChatResponse, Usage
+from nexus.routing.ab import RouteOverrides, route_overrides
 from nexus.service.accounting import Ledger
 from nexus.service.admission import Admission
+from nexus.service.cache import Lookup, SemanticCache
 from nexus.service.errors import (
     ServiceError,
     forbidden,
@@ -53,6 +55,7 @@ from nexus.service.errors import (
     not_found,
     provider_error,
 )
+from nexus.service.feedback import RouterTuning
 from nexus.service.guarding import GuardOutcome, RequestGuard
 from nexus.service.identity import Caller
 from nexus.service.sessions import SessionRegistry, check_session_id, new_session_id
@@ -116,6 +119,9 @@ class Turn:
     closing: Closing = field(default_factory=lambda: Closing())
     # Stops a routed run now; closing the turn alone lets it finish in the background.
     stop_run: Callable[[], object] | None = None
+    # The routing policy (A/B arm) of a routed turn, and what the semantic cache did (hit|miss|bypass).
+    policy: str | None = None
+    cache: str | None = None
 
     def __aiter__(self) -> AsyncIterator[Event]:
         return self.events
@@ -166,6 +172,8 @@ class ChatService:
         ledger: Ledger,
         sessions: SessionRegistry,
         traces: TraceReader,
+        tuning: RouterTuning | None = None,
+        cache: SemanticCache | None = None,
     ) -> None:
         self.settings = settings
         self.hub = hub
@@ -175,6 +183,8 @@ class ChatService:
         self.ledger = ledger
         self.sessions = sessions
         self.traces = traces
+        self.tuning = tuning  # A/B arms and each routed turn's record (feedback reads it)
+        self.cache = cache  # the semantic cache (opt-in per tenant)
 
     async def turn(self, caller: Caller, req: TurnRequest) -> Turn:
         chat = req.chat
@@ -353,6 +363,8 @@ class ChatService:
                 )
         session_id = session_id or self.sessions.create(tenant)
         reply = body.last_user_text()
+        lookup: Lookup | None = None
+        overrides: RouteOverrides | None = None
         if paused is not None:
             run_id = paused.run_id
             await self.ledger.reopen(caller, run_id)
@@ -373,6 +385,15 @@ class ChatService:
                     409, f"Session {session_id!r} has no paused run.", code="not_paused"
                 ) from None
         else:
+            # The semantic cache: only a fresh question whose whole context the request carries.
+            if (
+                self.cache is not None
+                and req.work_order_id is None
+                and (req.client_history or not req.session_id)
+            ):
+                lookup = await self.cache.lookup(tenant, body, critical=bool(flagged))
+                if lookup is not None and lookup.entry is not None:
+                    return await self._cached(caller, outcome, lookup, session_id, stream)
             if req.work_order_id is not None:  # a queued work order runs as its own run
                 run_id = req.work_order_id
                 self.ledger.adopt(caller, run_id, route="pipeline", session_id=session_id, run_id=run_id)
@@ -387,6 +408,11 @@ class ChatService:
                     run_id=run_id,
                 )
             meter = self._meter(caller, run_id)
+            overrides = (
+                await self.tuning.begin(caller, run_id, session_id, reply, lookup.status if lookup else None)
+                if self.tuning is not None
+                else None
+            )
             params = body.model_dump(include=set(PASSED_PARAMS), exclude_none=True)
             messages = (
                 [m.model_dump(exclude_none=True) for m in body.messages] if req.client_history else None
@@ -407,15 +433,58 @@ class ChatService:
                 deadline=Deadline.after(self._time_limit(body)),
                 started=StartedData(request_id=caller.request_id, work_order_id=run_id),
             )
+            if overrides is not None:
+                events = _with_overrides(overrides, events)
+        guarded: AsyncIterator[Event] = self._output_guarded(caller, outcome.policy, events)
+        if lookup is not None and lookup.status == "miss" and self.cache is not None:
+            guarded = self.cache.filling(tenant, lookup, guarded)
         return Turn(
             work_order_id=run_id,
             model=AUTO_MODEL,
             routed=True,
             session_id=session_id,
             run_id=run_id,
-            events=self._output_guarded(caller, outcome.policy, events),
+            events=guarded,
             flagged=outcome.categories,
             stop_run=lambda: self.pipeline.cancel(run_id),
+            policy=overrides.arm if overrides is not None else None,
+            cache=lookup.status if lookup is not None else None,
+        )
+
+    async def _cached(
+        self, caller: Caller, outcome: GuardOutcome, lookup: Lookup, session_id: str, stream: bool
+    ) -> Turn:
+        """A semantic cache hit: a work order of its own (route `cache`, no model call, $0), the stored
+        answer through the output guard again."""
+        entry = lookup.entry
+        assert entry is not None
+        wo_id = await self.ledger.open(
+            caller, route="cache", model_requested=AUTO_MODEL, session_id=session_id
+        )
+        answer = self._answer(caller, outcome.policy, entry.answer)
+        self.ledger.close(wo_id, "done", owner_model=entry.model, route_rule="cache-hit")
+
+        async def events() -> AsyncGenerator[Event, None]:
+            yield Event.of(
+                StartedData(request_id=caller.request_id, work_order_id=wo_id),
+                run_id=wo_id,
+                session_id=session_id,
+                node="cache",
+            )
+            if stream:
+                token = TokenData(text=answer, model=entry.model, source="cache", deliverable=True)
+                yield Event.of(token, run_id=wo_id, session_id=session_id, node="cache")
+            final = FinalData(answer=answer, model=entry.model, models=[entry.model], cost_usd=0.0)
+            yield Event.of(final, run_id=wo_id, session_id=session_id, node="cache")
+
+        return Turn(
+            work_order_id=wo_id,
+            model=AUTO_MODEL,
+            routed=True,
+            session_id=session_id,
+            run_id=None,
+            events=events(),
+            cache="hit",
         )
 
     def _answer(self, caller: Caller, policy: GuardPolicy, text: str) -> str:
@@ -520,6 +589,28 @@ class ChatService:
 
 
 _END = object()
+
+
+async def _with_overrides(
+    overrides: RouteOverrides, events: AsyncIterator[Event]
+) -> AsyncGenerator[Event, None]:
+    """The run's task is started (its context copied) on the first step of `events`: the turn's A/B arm
+    is set for that step only, so it reaches every decision of the run and nothing else."""
+    try:
+        token = route_overrides.set(overrides)
+        try:
+            first = await anext(aiter(events), None)
+        finally:
+            route_overrides.reset(token)
+        if first is None:
+            return
+        yield first
+        async for event in events:
+            yield event
+    finally:
+        close = getattr(events, "aclose", None)
+        if close is not None:
+            await close()
 
 
 def _error_text(exc: ProviderError) -> str:

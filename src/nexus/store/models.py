@@ -222,6 +222,7 @@ class AuditEntry(Base):
 from nexus.store import models_agents as _models_agents  # noqa: E402,F401  (agent runtime tables)
 from nexus.store import models_ops as _models_ops  # noqa: E402,F401  (ops: Telegram chats, heartbeat history)
 from nexus.store import models_rag as _models_rag  # noqa: E402,F401  (rag)
+from nexus.store import models_router as _models_router  # noqa: E402,F401  (feedback, A/B, cache)
 
 # Background jobs, process leases and named leases live with the jobs area.
 from nexus.store.models_jobs import Instance, Job, Lease  # noqa: E402,F401

@@ -190,7 +190,12 @@ class NexusClient:
         return self.get("/models")
 
     def agents(self) -> Any:
+        """The pipeline's roles and workers (GET /api/roles)."""
         return self.get("/api/roles")
+
+    def tool_agents(self) -> Any:
+        """The tool-calling agents this tenant can run (GET /api/agents)."""
+        return self.get("/api/agents")
 
     def route(self, message: str) -> Any:
         return self.request("POST", "/route", json={"message": message})
@@ -207,6 +212,10 @@ class NexusClient:
         return self.request(
             "DELETE", f"/admin/models/{quote(model_id, safe='')}/prototypes", json={"text": text}
         )
+
+    def feedback(self, work_order_id: str, rating: str) -> Any:
+        """Rate an answer (thumbs up/down): the tenant's router learns from it after a retrain."""
+        return self.request("POST", "/api/feedback", json={"work_order_id": work_order_id, "rating": rating})
 
     # -- admin console (roles are enforced by the gateway: a member gets 403) -------------------
     def tenants(self) -> Any:

@@ -21,6 +21,7 @@ from nexus.gateway.body import body_schema, parse_body
 from nexus.gateway.deps import caller_of, services_of
 from nexus.gateway.errors import APIError
 from nexus.gateway.render_openai import auto_completion, auto_stream, explicit_completion, explicit_stream
+from nexus.gateway.routes.agents import AGENT_PREFIX, openai_agent
 from nexus.gateway.routes.rag import with_grounding
 from nexus.gateway.streaming import shutdown_of
 from nexus.pipeline.events import FinalData
@@ -56,6 +57,8 @@ async def chat_completions(request: Request) -> Response:
     services = services_of(request)
     caller = caller_of(request, DOOR)
     want_usage = bool(body.stream_options and body.stream_options.include_usage)
+    if body.model.startswith(AGENT_PREFIX):  # a tool-calling agent's run (routes/agents.py)
+        return await openai_agent(request, body)
     if body.model != AUTO_MODEL:
         session = request.headers.get(SESSION_HEADER)
         turn = await services.chat.turn(

@@ -32,7 +32,12 @@ from nexus.interfaces.telegram.access import AccessList, parse_allow_list
 from nexus.interfaces.telegram.chats import Chats
 from nexus.interfaces.telegram.markdown import to_markdown_v2
 from nexus.interfaces.telegram.reports import audit_text, cost_text, model_text, status_text
-from nexus.interfaces.telegram.voice import VOICE_NOT_CONFIGURED, Transcriber, TranscriptionError
+from nexus.interfaces.telegram.voice import (
+    VOICE_NOT_CONFIGURED,
+    Transcriber,
+    TranscriptionError,
+    default_transcriber,
+)
 from nexus.pipeline.events import FinalData, InterruptData
 from nexus.providers.types import ChatMessage, ChatRequest
 from nexus.runtime import Services
@@ -106,7 +111,7 @@ class TelegramBot:
         self.access = access or AccessList(
             parse_allow_list(settings.telegram_users, settings.telegram_user_rpm)
         )
-        self.transcriber = transcriber
+        self.transcriber = transcriber if transcriber is not None else default_transcriber(services)
         self.chats = Chats(services.store)
         builder = (
             Application.builder()

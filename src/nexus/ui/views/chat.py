@@ -68,10 +68,28 @@ def _render_turn(turn: Turn, i: int) -> None:
         if turn.error:
             st.error(turn.error)
         _badges(turn)
+        _thumbs(turn)
         if turn.decision:
             with st.expander("Routing decision", expanded=i == len(history) - 1):
                 charts.vote_chart(turn.decision, key=f"votes-{i}")
                 charts.explanation_details(turn.decision)
+
+
+def _thumbs(turn: Turn) -> None:
+    """Thumbs up/down on an answer: sent once per change to POST /api/feedback."""
+    started = [e for e in turn.events if e.get("type") == "started"]
+    wo = (started[0].get("data") or {}).get("work_order_id") if started else None
+    if not wo or not turn.final:
+        return
+    rating = st.feedback("thumbs", key=f"thumbs-{wo}")
+    sent: dict[str, int] = st.session_state.setdefault("rated", {})
+    if rating is not None and sent.get(wo) != rating:
+        try:
+            c.feedback(str(wo), "up" if rating == 1 else "down")
+            sent[wo] = rating
+            st.toast("Thanks: your rating teaches this tenant's router (after a retrain).")
+        except ClientError as exc:
+            common.show_error(exc)
 
 
 def _sidebar_events(turn: Turn | None) -> None:
