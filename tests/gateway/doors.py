@@ -138,6 +138,61 @@ async def _work_order(gw: GatewayServer, key: str | None, text: str, session: st
     return Outcome(504, "work_order_timeout")
 
 
+# -- /rag-chat: a grounded answer from a vector store of the key's tenant ------------------------------
+# The store is set up once per tenant through the service (not the door under test, so it takes none of
+# the key's rate limit or budget); its document shares words with the matrix's texts so the model is
+# called. No key: a store id that does not matter (the gate refuses first).
+RAG_DOC = (
+    b"# Operations notes\n\nTo deploy the service, write the deploy script and keep keys out of it.\n\n"
+    b"A haiku about the sea or the sky has three lines. Instructions and prompts are reviewed.\n"
+)
+_rag_stores: dict[str, str] = {}
+
+
+async def _rag_store(gw: GatewayServer, key: str) -> str:
+    from nexus.store import TenantScope
+
+    async def setup() -> str:
+        principal = await gw.services.auth.authenticate(key)
+        scope = TenantScope(principal.tenant_id)
+        if principal.tenant_id not in _rag_stores:
+            rag = gw.services.documents.rag
+            store = await rag.create_collection(scope, "matrix")
+            await rag.add_file(scope, store.id, RAG_DOC, "ops.md")
+            await rag.wait_for_files(scope, store.id, timeout_s=60)
+            _rag_stores[principal.tenant_id] = store.id
+        return _rag_stores[principal.tenant_id]
+
+    return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(setup(), gw.state.loop))
+
+
+async def _rag_chat(gw: GatewayServer, key: str | None, text: str, session: str | None) -> Outcome:
+    store = await _rag_store(gw, key) if key is not None else "vs_none"
+    body = {"question": text, "vector_store_ids": [store], "model": EXPLICIT_MODEL}
+    async with httpx.AsyncClient(timeout=60) as c:
+        r = await c.post(gw.base_url + "/rag-chat", json=body, headers=_headers(key))
+    if r.status_code != 200:
+        return _error(r)
+    errors = [json.loads(ln[6:]) for ln in r.text.splitlines() if ln.startswith('data: {"type":"error"')]
+    if errors:
+        return Outcome(int(errors[0].get("status") or 500), errors[0].get("code"), r.text)
+    return Outcome(200, None, r.text)
+
+
+async def _openai_grounded(gw: GatewayServer, key: str | None, text: str, session: str | None) -> Outcome:
+    """nexus-auto grounded in the tenant's vector store (extra_body `vector_store_ids`)."""
+    store = await _rag_store(gw, key) if key is not None else "vs_none"
+    body = {
+        "model": "nexus-auto",
+        "messages": [{"role": "user", "content": text}],
+        "vector_store_ids": [store],
+    }
+    headers = _headers(key, **({"x_nexus_session": session} if session else {}))
+    async with httpx.AsyncClient(timeout=60) as c:
+        r = await c.post(gw.base_url + "/v1/chat/completions", json=body, headers=headers)
+    return Outcome(200, None, r.text) if r.status_code == 200 else _error(r)
+
+
 # -- agents: a tenant's own agent (created in-process for the key's tenant, as the API's owner would),
 # run over POST /api/agents/{name}/runs; its model is `nexus-auto` (the catalogue's default role).
 MATRIX_AGENT = "matrix-agent"
@@ -335,6 +390,9 @@ DOORS: tuple[Door, ...] = (
     Door("api-chat", (("POST", "/api/chat"),), _api_chat, "api_chat"),
     Door("work-order", (("POST", "/api/work-orders"),), _work_order, "work_order"),
     Door("telegram", (("POST", "/telegram/{hook_path:path}"),), _telegram_door, "telegram", TELEGRAM_RULES),
+    # No sessions: each question is its own grounded turn.
+    Door("rag-chat", (("POST", "/rag-chat"),), _rag_chat, "rag_chat", RULES - {"session"}),
+    Door("openai-auto-grounded", (("POST", "/v1/chat/completions"),), _openai_grounded, "openai"),
     Door("agent-run-stream", (("POST", "/api/agents/{name}/runs"),), _agent_sse, "agents"),
     Door("agent-run", (("POST", "/api/agents/{name}/runs"),), _agent_json, "agents"),
     Door("mcp-chat", (("POST", "/mcp"),), _mcp_chat, "mcp"),

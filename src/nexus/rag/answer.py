@@ -45,14 +45,19 @@ def _hit_brief(hit: SearchHit) -> dict[str, Any]:
     }
 
 
-def build_messages(question: str, passages: Sequence[Passage]) -> Messages:
-    sources = "\n\n".join(
+def format_sources(passages: Sequence[Passage]) -> str:
+    """The numbered sources a model cites as [n]."""
+    return "\n\n".join(
         f"[{p.n}] {p.hit.title or p.hit.filename}"
         + (f", page {p.hit.page}" if p.hit.page else "")
         + (f" — {p.hit.section}" if p.hit.section else "")
         + f"\n{p.text}"
         for p in passages
     )
+
+
+def build_messages(question: str, passages: Sequence[Passage]) -> Messages:
+    sources = format_sources(passages)
     return [
         {"role": "system", "content": SYSTEM_PROMPT},
         {"role": "user", "content": f"Sources:\n\n{sources}\n\nQuestion: {question}"},

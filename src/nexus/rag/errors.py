@@ -46,6 +46,12 @@ class DuplicateName(RagError):
     code = "duplicate_name"
 
 
+class DuplicateContent(RagError):
+    """The same bytes are already in the collection under another file id (content-hash dedup)."""
+
+    code = "duplicate_content"
+
+
 class IndexMismatch(RagError):
     """A collection was built with another embedder (dimension or name): vectors would not compare."""
 

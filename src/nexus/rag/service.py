@@ -13,7 +13,7 @@ from typing import Any
 
 from nexus.embeddings.base import Embedder
 from nexus.rag.blobs import BlobStore, content_hash
-from nexus.rag.errors import FileTooLarge, IndexMismatch, IngestError
+from nexus.rag.errors import DuplicateContent, FileTooLarge, IndexMismatch, IngestError
 from nexus.rag.ingest import ChunkingConfig, embed_records, index_records, parse_and_chunk
 from nexus.rag.jobs import JobRunner, LocalJobs
 from nexus.rag.lexical.base import LexicalIndex
@@ -99,6 +99,18 @@ class RagService:
         rows = await self._collections(scope).list(limit=limit)
         return [_collection_info(r, await self._files(scope).counts(r.id)) for r in rows]
 
+    async def update_collection(
+        self,
+        scope: TenantScope,
+        collection_id: str,
+        *,
+        name: str | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> CollectionInfo:
+        row = await self.collection_row(scope, collection_id)
+        await self._collections(scope).update_fields(row.id, name=name, meta=meta)
+        return await self.get_collection(scope, row.id)
+
     async def delete_collection(self, scope: TenantScope, collection_id: str) -> None:
         row = await self.collection_row(scope, collection_id)
         files = await self._files(scope).list(row.id)
@@ -117,21 +129,37 @@ class RagService:
         data: bytes,
         filename: str,
         meta: dict[str, Any] | None = None,
+        *,
+        file_id: str | None = None,
     ) -> FileInfo:
         """Accept a file and queue its ingestion; returns at once with status `in_progress` (or the
-        existing file when the same bytes are already in the collection)."""
+        existing file when the same bytes are already in the collection).
+
+        `file_id` names the file (the OpenAI door: a vector-store file is addressed by its upload's id);
+        the same bytes already there under another id are `DuplicateContent`."""
         collection = await self.collection_row(scope, collection_id)
         if len(data) > self.limits.max_bytes:
             raise FileTooLarge(f"the file is {len(data)} bytes; the limit is {self.limits.max_bytes}")
         digest = content_hash(data)
         files = self._files(scope)
         existing = await files.by_hash(collection.id, digest)
+        if existing is not None and file_id is not None and existing.id != file_id:
+            raise DuplicateContent(
+                f"the same content is already in this collection as {existing.id.split('@')[0]}"
+            )
+        if existing is None and file_id is not None and await files.find(file_id) is not None:
+            raise DuplicateContent(f"the file {file_id} is already in this collection")
         if existing is not None and existing.status != "failed":
             return _file_info(existing, duplicate=True)
         self.c.blobs.put(collection.tenant_id, data)
         if existing is None:
             row = await files.create(
-                collection.id, filename=filename, content_hash=digest, size=len(data), meta=meta
+                collection.id,
+                filename=filename,
+                content_hash=digest,
+                size=len(data),
+                meta=meta,
+                file_id=file_id,
             )
         else:  # a failed file sent again: try again (the reason might have been transient)
             await files.update_status(
@@ -141,6 +169,16 @@ class RagService:
         payload = {"tenant": collection.tenant_id, "collection_id": collection.id, "file_id": row.id}
         await self.jobs.enqueue(INGEST_JOB, payload, idempotency_key=row.id)
         return _file_info(row)
+
+    async def resume_pending(self) -> int:
+        """Queue again every file left `in_progress` (a process stopped while it ingested); start-up calls
+        this. Ingestion is idempotent, so a file another process is still ingesting only runs twice."""
+        files = RagFiles(self.store.sessions, TenantScope.system())
+        pending = await files.all(files.select().where(RagFile.status == "in_progress"))
+        for row in pending:
+            payload = {"tenant": row.tenant_id, "collection_id": row.collection_id, "file_id": row.id}
+            await self.jobs.enqueue(INGEST_JOB, payload, idempotency_key=row.id)
+        return len(pending)
 
     async def run_ingest(self, payload: dict[str, Any]) -> None:
         """The job body: parse, chunk, embed, index; the file row ends `completed` or `failed` + reason."""

@@ -37,6 +37,7 @@ from nexus.service.budget_counters import SharedCounters
 from nexus.service.budgets import BudgetManager
 from nexus.service.cache import SemanticCache
 from nexus.service.chat import ChatService
+from nexus.service.documents import DocumentsService, open_documents
 from nexus.service.feedback import RouterTuning
 from nexus.service.guarding import RequestGuard
 from nexus.service.ratelimit import build_limiter
@@ -86,6 +87,8 @@ class Services:
     broadcast: Broadcast
     audio: AudioHub
     voice: VoiceService
+    # Documents: the OpenAI Files/Vector Stores API and /rag-chat (nexus.rag underneath).
+    documents: DocumentsService
     # Tool-calling agents (nexus.agents) behind the service layer.
     agents: AgentsService
     # The router on live traffic: feedback, retrain/promote, A/B arms; the semantic cache (opt-in).
@@ -243,6 +246,8 @@ async def build(
             cache=cache,
         )
         work_orders = WorkOrders(chat, store)
+        documents = await open_documents(settings, store, embedder, admission, chat, resume=False)
+        stack.push_async_callback(documents.close)
         engine: JobEngine | None = None
         if jobs:
             engine = await JobEngine.start(settings, store, role="gateway", services=work_orders)
@@ -252,6 +257,7 @@ async def build(
                 lambda orders: runs.close_interrupted([o for o in orders if o.route == "pipeline"])
             )
             ledger.instance_id = engine.instance.id
+            await documents.use_job_engine(engine.queue, in_process=not settings.redis_url)
         audio = AudioHub(the_hub, local=_offline_transcriber())
         voice = VoiceService(
             settings=settings, audio=audio, admission=admission, guard=guard, ledger=ledger, chat=chat
@@ -289,6 +295,7 @@ async def build(
             broadcast=broadcast,
             audio=audio,
             voice=voice,
+            documents=documents,
             agents=agents,
             tuning=tuning,
             cache=cache,

@@ -22,6 +22,7 @@ from nexus.gateway.deps import caller_of, services_of
 from nexus.gateway.errors import APIError
 from nexus.gateway.render_openai import auto_completion, auto_stream, explicit_completion, explicit_stream
 from nexus.gateway.routes.agents import AGENT_PREFIX, openai_agent
+from nexus.gateway.routes.rag import with_grounding
 from nexus.gateway.streaming import shutdown_of
 from nexus.pipeline.events import FinalData
 from nexus.providers.tokens import estimate_tokens
@@ -69,12 +70,14 @@ async def chat_completions(request: Request) -> Response:
         outcome = await turn.result()
         assert isinstance(outcome, FinalData)
         return explicit_completion(outcome)
+    grounded = await services.documents.ground_chat(caller, body)  # None unless it names vector stores
+    body = grounded.request if grounded is not None else body
     turn = await services.chat.turn(
         caller, TurnRequest(chat=body, session_id=_session(request, body), resume="auto", client_history=True)
     )
     if body.stream:
-        return await auto_stream(turn, want_usage, shutdown_of(request))
-    return auto_completion(turn, await turn.result())
+        return with_grounding(await auto_stream(turn, want_usage, shutdown_of(request)), grounded)
+    return with_grounding(auto_completion(turn, await turn.result()), grounded)
 
 
 @router.get("/v1/models", summary="List models")

@@ -37,6 +37,16 @@ class RagCollections(Repository[RagCollection]):
         stmt = self.update().where(RagCollection.id == collection_id)
         return await self.run(stmt.values(embedder=embedder, dim=dim, updated_at=utcnow()))
 
+    async def update_fields(
+        self, collection_id: str, *, name: str | None = None, meta: dict[str, Any] | None = None
+    ) -> int:
+        values: dict[str, Any] = {"updated_at": utcnow()}
+        if name is not None:
+            values["name"] = name
+        if meta is not None:
+            values["meta"] = meta
+        return await self.run(self.update().where(RagCollection.id == collection_id).values(**values))
+
     async def touch(self, collection_id: str) -> int:
         return await self.run(
             self.update().where(RagCollection.id == collection_id).values(updated_at=utcnow())
@@ -62,9 +72,10 @@ class RagFiles(Repository[RagFile]):
         content_hash: str,
         size: int,
         meta: dict[str, Any] | None = None,
+        file_id: str | None = None,
     ) -> RagFile:
         return await self.add(
-            id="file-" + uuid.uuid4().hex,
+            id=file_id or "file-" + uuid.uuid4().hex,
             collection_id=collection_id,
             filename=filename,
             content_hash=content_hash,
