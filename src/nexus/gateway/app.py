@@ -137,7 +137,9 @@ def create_app(
         app.include_router(module.router)
     app.include_router(jobs.admin)
     app.include_router(feedback.admin)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # Uploads are bounded by the documents' file limit (plus the multipart envelope), not the JSON limit.
+    uploads = {"/v1/files": settings.rag_max_file_bytes + 64 * 1024}
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, larger=uploads)
     app.add_middleware(RequestContextMiddleware, metrics=metrics if settings.metrics else None)
 
     def custom_openapi() -> dict[str, Any]:
