@@ -29,6 +29,7 @@ from nexus.gateway.routes import (
     admin,
     audio,
     chat,
+    fine_tunes,
     health,
     jobs,
     keys,
@@ -66,6 +67,7 @@ ROUTES = (
     voice,
     telegram,
     ops,
+    fine_tunes,
 )
 
 

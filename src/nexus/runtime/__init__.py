@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 from nexus.config.settings import Settings
 from nexus.embeddings.base import Embedder
+from nexus.finetune import FineTuneService
+from nexus.finetune import jobs as _finetune_jobs  # noqa: F401  (registers the fine-tuning job kinds)
 from nexus.jobs import JobEngine
 from nexus.jobs.instance import expire_dead_local_instances
 from nexus.pipeline.events import Event, JudgedData, RoutedData
@@ -79,6 +81,7 @@ class Services:
     jobs: JobEngine | None
     audio: AudioHub
     voice: VoiceService
+    fine_tunes: FineTuneService
 
     @property
     def turns(self) -> WorkOrders:
@@ -92,6 +95,14 @@ class Services:
     @property
     def embedder(self) -> Embedder | None:
         return self.routers.current.embedder
+
+
+@dataclass(frozen=True, slots=True)
+class JobServices:
+    """What job handlers get as `ctx.services` in a gateway process (a worker gets `Services`)."""
+
+    turns: WorkOrders
+    fine_tunes: FineTuneService
 
 
 def _build_router(
@@ -216,11 +227,15 @@ async def build(
             traces=runs,
         )
         work_orders = WorkOrders(chat, store)
+        fine_tunes = FineTuneService(store, the_hub, settings, chat)
+        await fine_tunes.catalogue.load(store)
         engine: JobEngine | None = None
         if jobs:
-            engine = await JobEngine.start(settings, store, role="gateway", services=work_orders)
+            job_services = JobServices(turns=work_orders, fine_tunes=fine_tunes)
+            engine = await JobEngine.start(settings, store, role="gateway", services=job_services)
             stack.push_async_callback(engine.close)
             work_orders.queue = engine.queue
+            fine_tunes.queue = engine.queue
             engine.on_recovered.append(
                 lambda orders: runs.close_interrupted([o for o in orders if o.route == "pipeline"])
             )
@@ -250,6 +265,7 @@ async def build(
             jobs=engine,
             audio=audio,
             voice=voice,
+            fine_tunes=fine_tunes,
         )
 
 
