@@ -165,7 +165,9 @@ def restarted(settings: Settings, fake: FakeFineTuning) -> None:
         with httpx.Client(base_url=second.base_url, timeout=30) as c:
             done = finished(c, ft["id"])
             assert done["status"] == "succeeded", done
-            # The restarted process loaded the tenant model from the database too.
             assert second.services.hub.entry(done["model"]).model == done["fine_tuned_model"]
     finally:
         second.stop()
+    # A later process loads the tenant's model from the database at start.
+    with GatewayServer(settings) as third:
+        assert third.services.hub.entry(done["model"]).model == done["fine_tuned_model"]

@@ -44,6 +44,12 @@ OTHERS = {
     ("POST", "/api/jobs/{job_id}/cancel"),
     ("GET", "/api/health/detailed"),
     ("GET", "/api/health/history"),  # admins only (tests/ops/test_health_api.py)
+    # Fine-tuning: creation is admitted and guarded (the training text goes upstream); walked in
+    # tests/finetune (limits, guard, tenancy).
+    ("POST", "/api/fine-tunes"),
+    ("GET", "/api/fine-tunes"),
+    ("GET", "/api/fine-tunes/{fine_tune_id}"),
+    ("POST", "/api/fine-tunes/{fine_tune_id}/cancel"),
     ("GET", "/metrics"),
     ("GET", "/openapi.json"),
     ("GET", "/docs"),
