@@ -29,6 +29,7 @@ from nexus.gateway.routes import (
     admin,
     audio,
     chat,
+    compare,
     fine_tunes,
     health,
     jobs,
@@ -68,6 +69,7 @@ ROUTES = (
     telegram,
     ops,
     fine_tunes,
+    compare,
 )
 
 
