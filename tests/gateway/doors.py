@@ -208,6 +208,14 @@ async def _telegram_door(gw: GatewayServer, key: str | None, text: str, session:
     return Outcome(status, "invalid_api_key" if code == "not_allowed" else code, replies)
 
 
+async def _compare(gw: GatewayServer, key: str | None, text: str, session: str | None) -> Outcome:
+    """Two models side by side (both the explicit model): one admission, both turns guarded."""
+    body = {"prompt": text, "models": [EXPLICIT_MODEL, EXPLICIT_MODEL], "timeout_s": 50}
+    async with httpx.AsyncClient(timeout=60) as c:
+        r = await c.post(gw.base_url + "/api/compare", json=body, headers=_headers(key))
+    return Outcome(200, None, r.text) if r.status_code == 200 else _error(r)
+
+
 Send = Callable[[GatewayServer, str | None, str, str | None], Awaitable[Outcome]]
 
 # The matrix's rules. A door takes all of them unless it says otherwise: transcription has no chat turn
@@ -249,6 +257,8 @@ DOORS: tuple[Door, ...] = (
     Door("api-chat", (("POST", "/api/chat"),), _api_chat, "api_chat"),
     Door("work-order", (("POST", "/api/work-orders"),), _work_order, "work_order"),
     Door("telegram", (("POST", "/telegram/{hook_path:path}"),), _telegram_door, "telegram", TELEGRAM_RULES),
+    # No sessions: each comparison is two fresh turns.
+    Door("compare", (("POST", "/api/compare"),), _compare, "compare", RULES - {"session"}),
 )
 
 
