@@ -30,6 +30,7 @@ from nexus.gateway.routes import (
     audio,
     chat,
     compare,
+    faq,
     fine_tunes,
     health,
     jobs,
@@ -70,6 +71,7 @@ ROUTES = (
     ops,
     fine_tunes,
     compare,
+    faq,
 )
 
 
