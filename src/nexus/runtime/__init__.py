@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from nexus.config.settings import Settings
 from nexus.embeddings.base import Embedder
+from nexus.faq.documents import FaqService
 from nexus.finetune import FineTuneService
 from nexus.finetune import jobs as _finetune_jobs  # noqa: F401  (registers the fine-tuning job kinds)
 from nexus.jobs import JobEngine
@@ -82,6 +83,7 @@ class Services:
     audio: AudioHub
     voice: VoiceService
     fine_tunes: FineTuneService
+    faqs: FaqService
 
     @property
     def turns(self) -> WorkOrders:
@@ -103,6 +105,7 @@ class JobServices:
 
     turns: WorkOrders
     fine_tunes: FineTuneService
+    faqs: FaqService
 
 
 def _build_router(
@@ -229,13 +232,15 @@ async def build(
         work_orders = WorkOrders(chat, store)
         fine_tunes = FineTuneService(store, the_hub, settings, chat)
         await fine_tunes.catalogue.load(store)
+        faqs = FaqService(store, chat, fine_tunes.catalogue)
         engine: JobEngine | None = None
         if jobs:
-            job_services = JobServices(turns=work_orders, fine_tunes=fine_tunes)
+            job_services = JobServices(turns=work_orders, fine_tunes=fine_tunes, faqs=faqs)
             engine = await JobEngine.start(settings, store, role="gateway", services=job_services)
             stack.push_async_callback(engine.close)
             work_orders.queue = engine.queue
             fine_tunes.queue = engine.queue
+            faqs.queue = engine.queue
             engine.on_recovered.append(
                 lambda orders: runs.close_interrupted([o for o in orders if o.route == "pipeline"])
             )
@@ -266,6 +271,7 @@ async def build(
             audio=audio,
             voice=voice,
             fine_tunes=fine_tunes,
+            faqs=faqs,
         )
 
 

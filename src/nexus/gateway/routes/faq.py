@@ -11,15 +11,17 @@ import csv
 import io
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Query, Request, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from pydantic import BaseModel, Field
 from starlette.responses import JSONResponse, Response
 
 from nexus.faq.agents import AgentSpec, SmartAgentService
+from nexus.faq.documents import MAX_UPLOAD_BYTES
 from nexus.faq.leads import FIELDS
 from nexus.gateway.deps import ServicesDep, caller_of
 from nexus.runtime import Services
-from nexus.store.models_faq import FaqPair, SmartAgent
+from nexus.service.errors import ServiceError
+from nexus.store.models_faq import FaqDocument, FaqPair, SmartAgent
 
 router = APIRouter(prefix="/api", tags=["faq"])
 
@@ -142,3 +144,55 @@ async def list_leads(
         w.writerows(data)
         return Response(buf.getvalue(), media_type="text/csv")
     return {"object": "list", "data": data}
+
+
+def document_view(d: FaqDocument, pairs: list[FaqPair] | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": d.id,
+        "filename": d.filename,
+        "content_type": d.content_type,
+        "status": d.status,
+        "job_id": d.job_id,
+        "progress": {"done": d.done_chunks, "total": d.total_chunks},
+        "error": d.error,
+    }
+    if pairs is not None:
+        out["pairs"] = [pair_view(p) for p in pairs]
+    return out
+
+
+@router.post(
+    "/faqs/extract", status_code=202, summary="Upload a text, Markdown or PDF document: FAQs by a job"
+)
+async def extract_faqs(
+    request: Request,
+    services: ServicesDep,
+    file: Annotated[UploadFile, File(description="text, Markdown or PDF")],
+    model: Annotated[str | None, Form(max_length=256)] = None,
+) -> JSONResponse:
+    data = await file.read(MAX_UPLOAD_BYTES + 1)
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise ServiceError(413, f"The file is larger than {MAX_UPLOAD_BYTES} bytes.", code="file_too_large")
+    doc = await services.faqs.upload(
+        caller_of(request, "faq_extract"), file.filename or "upload", data, model
+    )
+    return JSONResponse(
+        document_view(doc), status_code=202, headers={"Location": f"/api/faqs/documents/{doc.id}"}
+    )
+
+
+@router.get("/faqs/documents/{document_id}", summary="An uploaded document: extraction progress, its pairs")
+async def get_document(document_id: str, request: Request, services: ServicesDep) -> dict[str, Any]:
+    tenant = caller_of(request, "faq_extract").tenant
+    doc = await services.faqs.documents(tenant).get(document_id)
+    return document_view(doc, list(await services.faqs.pairs(tenant).of_document(document_id)))
+
+
+@router.get("/faqs", summary="The tenant's FAQ pairs (of one document, or all)")
+async def list_faqs(
+    request: Request,
+    services: ServicesDep,
+    document_id: Annotated[str | None, Query(max_length=64)] = None,
+) -> dict[str, Any]:
+    rows = await services.faqs.list_pairs(caller_of(request, "faq_extract").tenant, document_id)
+    return {"object": "list", "data": [pair_view(p) for p in rows]}
