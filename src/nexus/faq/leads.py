@@ -12,12 +12,13 @@ import phonenumbers
 
 FIELDS = ("name", "email", "phone", "company", "intent")
 
-EMAIL = re.compile(r"(?<![\w.+-])([\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})(?![\w-])")
+EMAIL = re.compile(r"(?<![\w.+'-])([\w.+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})(?![\w-])")
 # A name: one to three capitalised words (accents, apostrophes and hyphens inside a word).
 _WORD = r"[A-ZÀ-ÖØ-Þ][a-zà-öø-ÿ]*(?:['’-][A-Za-zÀ-ÖØ-öø-ÿ]+)*"
 _NAME = rf"({_WORD}(?:\s+(?:(?:de|da|van|von|del|di|le|la)\s+)?{_WORD}){{0,2}})"
+_TITLE = r"(?:(?:Dr|Mr|Mrs|Ms|Mme|Mlle|Herr|Frau|Sr|Sra|Prof)\.?\s+)?"
 NAME_PATTERNS = [
-    re.compile(p + _NAME)
+    re.compile(p + _TITLE + _NAME, re.M)
     for p in (
         r"(?i:\bmy name is)\s+",
         r"(?i:\bname'?s)\s+",
@@ -31,19 +32,22 @@ NAME_PATTERNS = [
         r"(?i:\bme llamo|\bmi nombre es|\bsoy)\s+",
         r"(?i:\bmi chiamo|\bsono)\s+",
         r"(?i:\bmeu nome é|\bchamo-me)\s+",
-        r"^(?i:regards|best|thanks|cheers|cordialement|grüße|saludos),?\s*\n?\s*",
+        r"(?:^|[.!?]\s+)(?i:regards|best|thanks|cheers|cordialement|grüße|saludos|saluti|atenciosamente),?\s*\n?\s*",
     )
 ]
-# Words after "I'm" that are not names.
+# Words after "I'm" that are not names (the first word of a match; trailing ones are dropped).
 NOT_NAMES = {
     "Interested", "Looking", "Trying", "Not", "Just", "From", "With", "At", "In", "The", "A", "An",
     "Calling", "Writing", "Here", "Happy", "Glad", "Sorry", "Still", "Also", "Very", "So", "Ready",
     "Planning", "Thinking", "Wondering", "Having", "Getting", "Going", "Using", "Working",
 }  # fmt: skip
-SUFFIXES = r"(?:Ltd\.?|Limited|GmbH|AG|Inc\.?|LLC|L\.L\.C\.|Corp\.?|Corporation|S\.A\.|SA|SARL|S\.r\.l\.|SpA|BV|B\.V\.|Oy|AB|PLC|plc|Pty|KG|SAS)"
-COMPANY_SUFFIXED = re.compile(rf"\b((?:[A-Z0-9][\w&'’.-]*\s+){{0,4}}{SUFFIXES})(?![\w])")
+SUFFIXES = (
+    r"(?:Ltd\.?|Limited|GmbH|AG|Inc\.?|LLC|L\.L\.C\.|Corp\.?|Corporation|S\.A\.|SA|SARL|S\.r\.l\.|"
+    r"S\.p\.A\.|SpA|BV|B\.V\.|Oy|AB|PLC|plc|Pty|KG|SAS|JSC)"
+)
+COMPANY_SUFFIXED = re.compile(rf"\b((?:(?:[A-Z0-9À-Þ][\w&'’.-]*|&)\s+){{0,4}}{SUFFIXES})(?![\w])")
 COMPANY_AFTER = re.compile(
-    r"(?i:\b(?:work(?:ing)? (?:at|for)|from|at|with|bei|chez|de la empresa|für)\s+)"
+    r"(?i:\b(?:work(?:ing)? (?:at|for)|from|at|with|bei|chez|presso|de la empresa|für|de|da|do)\s+)"
     r"((?:[A-Z][\w&'’-]*)(?:\s+[A-Z][\w&'’-]*){0,3})"
 )
 INTENTS = (
@@ -94,7 +98,7 @@ def extract_name(text: str) -> str | None:
     for pattern in NAME_PATTERNS:
         for m in pattern.finditer(text):
             words = m.group(1).split()
-            while words and words[-1] in NOT_NAMES:
+            while words and words[-1] in NOT_NAMES and len(words[-1]) > 3:
                 words.pop()
             if words and words[0] not in NOT_NAMES:
                 return " ".join(words)
