@@ -73,6 +73,8 @@ def test_success_registers_a_routable_model_for_the_tenant(
     assert "tenant:default" in entry.tags and "fine-tuned" in entry.tags
     assert entry.prototypes[0] == "How do I change billing item 0?"
     assert entry.input_price_per_mtok == gateway.services.hub.entry("base").input_price_per_mtok
+    # The shared router leaves it out (nexus-auto is every tenant's): only the explicit name reaches it.
+    assert model not in gateway.services.router._available and "base" in gateway.services.router._available
     rows = gateway.call(TenantModels(gateway.services.store.sessions, TenantScope.system()).list())
     assert [r.id for r in rows if r.id == model] == [model]
     # …and routable: a chat turn naming it reaches the provider with the fine-tuned model's name.

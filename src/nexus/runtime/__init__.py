@@ -23,6 +23,7 @@ from nexus.embeddings.base import Embedder
 from nexus.faq.documents import FaqService
 from nexus.finetune import FineTuneService
 from nexus.finetune import jobs as _finetune_jobs  # noqa: F401  (registers the fine-tuning job kinds)
+from nexus.finetune.registry import owner_of
 from nexus.jobs import JobEngine
 from nexus.jobs.instance import expire_dead_local_instances
 from nexus.pipeline.events import Event, JudgedData, RoutedData
@@ -120,7 +121,8 @@ def _build_router(
         settings,
         embedder=previous.embedder if previous else embedder,
         classifier=previous.classifier if previous else classifier,
-        available={m for m in hub.available_ids() if hub.entry(m).chat},  # audio-only entries: no chat
+        # Audio-only entries do not chat; a tenant's own models (fine-tuned) are not routed for everyone.
+        available={m for m in hub.available_ids() if hub.entry(m).chat and owner_of(hub.entry(m)) is None},
     )
     if previous is not None:
         router.adopt_live_state(previous)  # live latencies and failure rates survive a reload
