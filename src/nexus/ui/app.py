@@ -21,6 +21,9 @@ nav = st.navigation(
         st.Page(VIEWS / "models.py", title="Models & routing", icon="🧭", url_path="models"),
         st.Page(VIEWS / "agents.py", title="Agents", icon="🤝", url_path="agents"),
         st.Page(VIEWS / "voice.py", title="Voice", icon="🎙️", url_path="voice"),
+        st.Page(VIEWS / "faq.py", title="FAQ", icon="❓", url_path="faq"),
+        st.Page(VIEWS / "leads.py", title="Smart agent", icon="🧲", url_path="smart-agent"),
+        st.Page(VIEWS / "compare.py", title="Compare", icon="⚖️", url_path="compare"),
         st.Page(VIEWS / "admin_tenants.py", title="Admin · Tenants", icon="🏢", url_path="admin-tenants"),
         st.Page(
             VIEWS / "admin_health.py", title="Admin · Service health", icon="🩺", url_path="admin-health"
