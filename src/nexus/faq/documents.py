@@ -30,7 +30,13 @@ from nexus.store.models_jobs import Job
 from nexus.store.repos.faq import FaqDocuments, FaqPairs
 
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024
-TYPES = {"pdf": "application/pdf", "markdown": "text/markdown", "text": "text/plain"}
+TYPES = {
+    "pdf": "application/pdf",
+    "markdown": "text/markdown",
+    "text": "text/plain",
+    "html": "text/html",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+}
 
 
 def _scope(tenant: str) -> TenantScope:

@@ -1,7 +1,8 @@
 """FAQ extraction: a document → question–answer pairs, each with its provenance.
 
 Explicit FAQ content is taken verbatim: `Q:`/`A:` blocks, headings that are questions followed by their
-text, a paragraph whose first line is a question. The rest goes to a model, chunk by chunk, asked for
+text, a paragraph whose first line is a question, a one-line question followed by its answer (HTML
+`<dt>`/`<dd>` and `<details><summary>` come out of the parser that way). The rest goes to a model, chunk by chunk, asked for
 JSON; the pairs are deduplicated on the normalised question. Parsing reuses nexus.rag.parsing (type
 found from the content, limits enforced, PDF through pypdf)."""
 
@@ -16,9 +17,6 @@ import orjson
 from nexus.rag.parsing import Block, ParsedDocument
 
 CHUNK_CHARS = 3000
-QA = re.compile(
-    r"^\s*(?:Q|Question)\s*[:.)]\s*(?P<q>.+?)\s*\n+\s*(?:A|Answer)\s*[:.)]\s*(?P<a>.+?)\s*$", re.S | re.I
-)
 Q_ONLY = re.compile(r"^\s*(?:Q|Question)\s*[:.)]\s*(?P<q>.+?)\s*$", re.S | re.I)
 A_ONLY = re.compile(r"^\s*(?:A|Answer)\s*[:.)]\s*(?P<a>.+?)\s*$", re.S | re.I)
 PROMPT = (
@@ -35,6 +33,15 @@ class Pair:
     source: str
 
 
+# "**Q:**", "__A.__": the label's emphasis dropped so the patterns see "Q:".
+LABEL = re.compile(r"[*_]{1,3}\s*(Q|A|Question|Answer)\s*([:.)])\s*[*_]{1,3}", re.I)
+QA_ALL = re.compile(
+    r"(?:^|\n)\s*(?:Q|Question)\s*[:.)]\s*(?P<q>.+?)\s*\n\s*(?:A|Answer)\s*[:.)]\s*(?P<a>.+?)\s*"
+    r"(?=\n\s*(?:Q|Question)\s*[:.)]|\Z)",
+    re.S | re.I,
+)
+
+
 def _strip(text: str) -> str:
     return re.sub(r"^[#*_\s]+|[*_\s]+$", "", text)
 
@@ -43,6 +50,15 @@ def _where(filename: str, block: Block, heading: str | None) -> str:
     if block.page is not None:
         return f"{filename} p.{block.page}"
     return f"{filename} § {heading}" if heading else filename
+
+
+def _is_question(b: Block) -> bool:
+    text = _strip(b.text.strip())
+    return b.kind == "paragraph" and "\n" not in text and text.endswith("?") and len(text) <= 300
+
+
+def _is_answer(b: Block) -> bool:
+    return b.kind in ("paragraph", "list", "table") and not _strip(b.text.strip()).endswith("?")
 
 
 def explicit_pairs(doc: ParsedDocument, filename: str) -> tuple[list[Pair], list[Block]]:
@@ -54,10 +70,16 @@ def explicit_pairs(doc: ParsedDocument, filename: str) -> tuple[list[Pair], list
     i = 0
     while i < len(blocks):
         b = blocks[i]
-        text = b.text.strip()
-        if m := QA.match(text):
-            pairs.append(Pair(_strip(m["q"]), m["a"].strip(), _where(filename, b, heading)))
-        elif (m := Q_ONLY.match(text)) and i + 1 < len(blocks) and (n := A_ONLY.match(blocks[i + 1].text)):
+        text = LABEL.sub(r"\1\2 ", b.text.strip())
+        if found := list(QA_ALL.finditer(text)):
+            pairs += [Pair(_strip(m["q"]), m["a"].strip(), _where(filename, b, heading)) for m in found]
+            if text[: found[0].start()].strip():  # prose before the first question
+                rest.append(Block(text[: found[0].start()].strip(), b.kind, b.level, b.page))
+        elif (
+            (m := Q_ONLY.match(text))
+            and i + 1 < len(blocks)
+            and (n := A_ONLY.match(LABEL.sub(r"\1\2 ", blocks[i + 1].text)))
+        ):
             pairs.append(Pair(_strip(m["q"]), n["a"].strip(), _where(filename, b, heading)))
             i += 1
         elif b.kind == "heading" and text.endswith("?"):
@@ -70,6 +92,10 @@ def explicit_pairs(doc: ParsedDocument, filename: str) -> tuple[list[Pair], list
         elif b.kind == "paragraph" and "\n" in text and _strip(text.split("\n", 1)[0]).endswith("?"):
             first, answer = text.split("\n", 1)
             pairs.append(Pair(_strip(first), answer.strip(), _where(filename, b, heading)))
+        elif _is_question(b) and i + 1 < len(blocks) and _is_answer(blocks[i + 1]):
+            # A question on its own followed by its answer: HTML <dt>/<dd>, <details><summary>, bold lines.
+            pairs.append(Pair(_strip(text), blocks[i + 1].text.strip(), _where(filename, b, heading)))
+            i += 1
         else:
             if b.kind == "heading":
                 heading = text
