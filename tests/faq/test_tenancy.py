@@ -38,6 +38,8 @@ def test_tenants_cannot_see_each_others_agents_leads_faqs_or_jobs(env: Env) -> N
             ("GET", f"/api/faqs/documents/{doc['id']}", None),
             ("GET", f"/api/faqs?document_id={doc['id']}", None),
             ("GET", f"/api/jobs/{doc['job_id']}", None),
+            ("PATCH", f"/api/faqs/{faq_id}", {"answer": "hijacked"}),
+            ("DELETE", f"/api/faqs/{faq_id}", None),
             ("POST", f"/api/jobs/{doc['job_id']}/cancel", None),
         ]:
             r = intruder.request(method, path, json=body)
@@ -50,6 +52,12 @@ def test_tenants_cannot_see_each_others_agents_leads_faqs_or_jobs(env: Env) -> N
         assert all(faq_id not in r.text for r in [intruder.get("/api/faqs"), intruder.get("/api/jobs")])
         # Nothing of the owner's changed.
         assert owner.get(f"/api/smart-agents/{agent['id']}").status_code == 200
+        assert "hijacked" not in owner.get("/api/faqs").text
+        # The owner edits and deletes its own pairs.
+        edited = owner.patch(f"/api/faqs/{faq_id}", json={"answer": "Edited answer."})
+        assert edited.status_code == 200 and edited.json()["answer"] == "Edited answer."
+        assert owner.delete(f"/api/faqs/{faq_id}").status_code == 204
+        assert faq_id not in owner.get("/api/faqs").text
         assert len(owner.get("/api/leads").json()["data"]) == 1
 
 

@@ -58,6 +58,8 @@ OTHERS = {
     ("GET", "/api/leads"),
     ("GET", "/api/faqs"),
     ("GET", "/api/faqs/documents/{document_id}"),
+    ("PATCH", "/api/faqs/{faq_id}"),
+    ("DELETE", "/api/faqs/{faq_id}"),
     ("GET", "/metrics"),
     ("GET", "/openapi.json"),
     ("GET", "/docs"),

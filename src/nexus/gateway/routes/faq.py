@@ -40,6 +40,11 @@ class AgentCreate(BaseModel):
     faqs: list[FaqIn] = Field(default_factory=list, max_length=2000)
 
 
+class FaqEdit(BaseModel):
+    question: str | None = Field(default=None, min_length=1, max_length=4000)
+    answer: str | None = Field(default=None, min_length=1, max_length=20_000)
+
+
 class AgentChat(BaseModel):
     session_id: str = Field(pattern=ID)
     message: str = Field(min_length=1, max_length=20_000)
@@ -196,3 +201,16 @@ async def list_faqs(
 ) -> dict[str, Any]:
     rows = await services.faqs.list_pairs(caller_of(request, "faq_extract").tenant, document_id)
     return {"object": "list", "data": [pair_view(p) for p in rows]}
+
+
+@router.patch("/faqs/{faq_id}", summary="Edit a FAQ pair's question or answer")
+async def edit_faq(faq_id: str, body: FaqEdit, request: Request, services: ServicesDep) -> dict[str, Any]:
+    changes = body.model_dump(exclude_none=True)
+    pair = await services.faqs.pairs(caller_of(request, "faq_extract").tenant).edit(faq_id, **changes)
+    return pair_view(pair)
+
+
+@router.delete("/faqs/{faq_id}", status_code=204, summary="Delete a FAQ pair")
+async def delete_faq(faq_id: str, request: Request, services: ServicesDep) -> Response:
+    await services.faqs.pairs(caller_of(request, "faq_extract").tenant).remove(faq_id)
+    return Response(status_code=204)

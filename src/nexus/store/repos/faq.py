@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import delete
 
+from nexus.store.errors import NotFound
 from nexus.store.models import utcnow
 from nexus.store.models_faq import FaqDocument, FaqPair, FineTune, Lead, SmartAgent, TenantModel
 from nexus.store.repos.base import Repository, clamp_limit
@@ -60,6 +61,16 @@ class FaqPairs(Repository[FaqPair]):
     async def of_agent(self, agent_id: str) -> Sequence[FaqPair]:
         stmt = self.select().where(FaqPair.agent_id == agent_id).order_by(FaqPair.created_at, FaqPair.id)
         return await self.all(stmt)
+
+    async def edit(self, ident: str, **values: Any) -> FaqPair:
+        """Change a pair's question or answer (NotFound unless the tenant's)."""
+        if values and not await self.run(self.update().where(FaqPair.id == ident).values(**values)):
+            raise NotFound(self.kind, ident)
+        return await self.get(ident)
+
+    async def remove(self, ident: str) -> None:
+        if not await self.run(self.delete().where(FaqPair.id == ident)):
+            raise NotFound(self.kind, ident)
 
     async def list(self, limit: int | None = None) -> Sequence[FaqPair]:
         stmt = self.select().order_by(FaqPair.created_at.desc(), FaqPair.id).limit(clamp_limit(limit, 1000))
