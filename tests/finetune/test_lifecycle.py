@@ -173,3 +173,16 @@ def restarted(settings: Settings, fake: FakeFineTuning) -> None:
     # A later process loads the tenant's model from the database at start.
     with GatewayServer(settings) as third:
         assert third.services.hub.entry(done["model"]).model == done["fine_tuned_model"]
+
+
+def test_a_fine_tune_from_stored_faqs(api: httpx.Client, fake: FakeFineTuning) -> None:
+    agent = api.post("/api/smart-agents", json={"name": "ft-src", "model": "base", "faqs": pairs(10, "plan")})
+    assert agent.status_code == 201, agent.text
+    ids = [f["id"] for f in agent.json()["faqs"]]
+    r = api.post("/api/fine-tunes", json={"base_model": "base", "faq_ids": ids})
+    assert r.status_code == 202, r.text
+    done = finished(api, r.json()["id"])
+    assert (done["status"], done["examples"]) == ("succeeded", 10)
+    assert "How do I change plan item 9?" in fake.file_contents[done["training_file_id"]].decode()
+    missing = api.post("/api/fine-tunes", json={"base_model": "base", "faq_ids": [*ids, "faq_nope"]})
+    assert missing.status_code == 404

@@ -82,7 +82,9 @@ class FineTuneService:
         self._base(spec.base_model)
         pairs = list(spec.pairs)
         if spec.faq_ids:
-            stored = {p.id: p for p in await FaqPairs(self.store.sessions, _scope(tenant)).list(limit=1000)}
+            stored = {
+                p.id: p for p in await FaqPairs(self.store.sessions, _scope(tenant)).by_ids(spec.faq_ids)
+            }
             unknown = [i for i in spec.faq_ids if i not in stored]
             if unknown:
                 raise NotFound("FAQ", unknown[0])

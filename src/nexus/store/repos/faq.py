@@ -62,6 +62,9 @@ class FaqPairs(Repository[FaqPair]):
         stmt = self.select().where(FaqPair.agent_id == agent_id).order_by(FaqPair.created_at, FaqPair.id)
         return await self.all(stmt)
 
+    async def by_ids(self, ids: Sequence[str]) -> Sequence[FaqPair]:
+        return await self.all(self.select().where(FaqPair.id.in_(list(ids))))
+
     async def edit(self, ident: str, **values: Any) -> FaqPair:
         """Change a pair's question or answer (NotFound unless the tenant's)."""
         if values and not await self.run(self.update().where(FaqPair.id == ident).values(**values)):
