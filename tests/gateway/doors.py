@@ -349,6 +349,45 @@ async def _telegram_door(gw: GatewayServer, key: str | None, text: str, session:
     return Outcome(status, "invalid_api_key" if code == "not_allowed" else code, replies)
 
 
+async def _compare(gw: GatewayServer, key: str | None, text: str, session: str | None) -> Outcome:
+    """Two models side by side (both the explicit model): one admission, both turns guarded."""
+    body = {"prompt": text, "models": [EXPLICIT_MODEL, EXPLICIT_MODEL], "timeout_s": 50}
+    async with httpx.AsyncClient(timeout=60) as c:
+        r = await c.post(gw.base_url + "/api/compare", json=body, headers=_headers(key))
+    return Outcome(200, None, r.text) if r.status_code == 200 else _error(r)
+
+
+async def _smart_agent(gw: GatewayServer, key: str | None, text: str, session: str | None) -> Outcome:
+    """A smart agent of the key's tenant (made first), asked the text in a conversation of its own."""
+    async with httpx.AsyncClient(timeout=60) as c:
+        agent = {"name": "a-" + uuid.uuid4().hex[:8], "model": EXPLICIT_MODEL, "faqs": []}
+        r = await c.post(gw.base_url + "/api/smart-agents", json=agent, headers=_headers(key))
+        if r.status_code != 201:
+            return _error(r)
+        body = {"session_id": session or "visit-" + uuid.uuid4().hex[:8], "message": text}
+        r = await c.post(
+            gw.base_url + f"/api/smart-agents/{r.json()['id']}/chat", json=body, headers=_headers(key)
+        )
+    return Outcome(200, None, r.text) if r.status_code == 200 else _error(r)
+
+
+async def _faq_extract(gw: GatewayServer, key: str | None, text: str, session: str | None) -> Outcome:
+    """The text uploaded as a document; its extraction job (model calls on the masked text) waited for."""
+    files = {"file": ("notes.txt", text.encode(), "text/plain")}
+    data = {"model": EXPLICIT_MODEL}
+    async with httpx.AsyncClient(timeout=60) as c:
+        r = await c.post(gw.base_url + "/api/faqs/extract", files=files, data=data, headers=_headers(key))
+        if r.status_code != 202:
+            return _error(r)
+        doc = r.json()["id"]
+        for _ in range(600):
+            got = (await c.get(gw.base_url + f"/api/faqs/documents/{doc}", headers=_headers(key))).json()
+            if got["status"] in ("done", "failed"):
+                return Outcome(200, None, json.dumps(got))  # accepted: what the job made of it is its own
+            await asyncio.sleep(0.05)
+    return Outcome(504, "faq_extract_timeout")
+
+
 Send = Callable[[GatewayServer, str | None, str, str | None], Awaitable[Outcome]]
 
 # The matrix's rules. A door takes all of them unless it says otherwise: transcription has no chat turn
@@ -398,6 +437,17 @@ DOORS: tuple[Door, ...] = (
     Door("mcp-chat", (("POST", "/mcp"),), _mcp_chat, "mcp"),
     _openai_agent_door("openai-agent", stream=False),
     _openai_agent_door("openai-agent-stream", stream=True),
+    # No sessions: each comparison is two fresh turns.
+    Door("compare", (("POST", "/api/compare"),), _compare, "compare", RULES - {"session"}),
+    # A smart agent's session is its own conversation (tests/faq walks its tenancy).
+    Door(
+        "smart-agent",
+        (("POST", "/api/smart-agents/{agent_id}/chat"),),
+        _smart_agent,
+        "smart_agent",
+        RULES - {"session"},
+    ),
+    Door("faq-extract", (("POST", "/api/faqs/extract"),), _faq_extract, "faq_extract", RULES - {"session"}),
 )
 
 

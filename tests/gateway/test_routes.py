@@ -54,6 +54,22 @@ OTHERS = {
     ("DELETE", "/mcp"),  # the MCP transport's session end (stateless: nothing to end)
     ("GET", "/api/health/detailed"),
     ("GET", "/api/health/history"),  # admins only (tests/ops/test_health_api.py)
+    # Fine-tuning: creation is admitted and guarded (the training text goes upstream); walked in
+    # tests/finetune (limits, guard, tenancy).
+    ("POST", "/api/fine-tunes"),
+    ("GET", "/api/fine-tunes"),
+    ("GET", "/api/fine-tunes/{fine_tune_id}"),
+    ("POST", "/api/fine-tunes/{fine_tune_id}/cancel"),
+    # The FAQ product line's reads and management (tenancy walked in tests/faq).
+    ("POST", "/api/smart-agents"),
+    ("GET", "/api/smart-agents"),
+    ("GET", "/api/smart-agents/{agent_id}"),
+    ("DELETE", "/api/smart-agents/{agent_id}"),
+    ("GET", "/api/leads"),
+    ("GET", "/api/faqs"),
+    ("GET", "/api/faqs/documents/{document_id}"),
+    ("PATCH", "/api/faqs/{faq_id}"),
+    ("DELETE", "/api/faqs/{faq_id}"),
     ("GET", "/metrics"),
     # Documents (tests/gateway/test_vector_stores.py walks tenancy and bad input); /rag-chat is a door.
     ("POST", "/v1/files"),

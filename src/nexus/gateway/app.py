@@ -30,8 +30,11 @@ from nexus.gateway.routes import (
     agents,
     audio,
     chat,
+    compare,
+    faq,
     feedback,
     files,
+    fine_tunes,
     health,
     jobs,
     keys,
@@ -78,6 +81,9 @@ ROUTES = (
     agents,
     mcp,
     feedback,
+    fine_tunes,
+    compare,
+    faq,
 )
 
 

@@ -20,6 +20,10 @@ from dataclasses import dataclass
 
 from nexus.config.settings import Settings
 from nexus.embeddings.base import Embedder
+from nexus.faq.documents import FaqService
+from nexus.finetune import FineTuneService
+from nexus.finetune import jobs as _finetune_jobs  # noqa: F401  (registers the fine-tuning job kinds)
+from nexus.finetune.registry import owner_of
 from nexus.jobs import JobEngine
 from nexus.jobs.instance import expire_dead_local_instances
 from nexus.pipeline.events import Event, JudgedData, RoutedData
@@ -94,6 +98,8 @@ class Services:
     # The router on live traffic: feedback, retrain/promote, A/B arms; the semantic cache (opt-in).
     tuning: RouterTuning
     cache: SemanticCache
+    fine_tunes: FineTuneService
+    faqs: FaqService
 
     @property
     def turns(self) -> WorkOrders:
@@ -109,6 +115,15 @@ class Services:
         return self.routers.current.embedder
 
 
+@dataclass(frozen=True, slots=True)
+class JobServices:
+    """What job handlers get as `ctx.services` in a gateway process (a worker gets `Services`)."""
+
+    turns: WorkOrders
+    fine_tunes: FineTuneService
+    faqs: FaqService
+
+
 def _build_router(
     hub: ModelHub,
     settings: Settings,
@@ -121,7 +136,8 @@ def _build_router(
         settings,
         embedder=previous.embedder if previous else embedder,
         classifier=previous.classifier if previous else classifier,
-        available={m for m in hub.available_ids() if hub.entry(m).chat},  # audio-only entries: no chat
+        # Audio-only entries do not chat; a tenant's own models (fine-tuned) are not routed for everyone.
+        available={m for m in hub.available_ids() if hub.entry(m).chat and owner_of(hub.entry(m)) is None},
     )
     if previous is not None:
         router.adopt_live_state(previous)  # live latencies and failure rates survive a reload
@@ -248,11 +264,17 @@ async def build(
         work_orders = WorkOrders(chat, store)
         documents = await open_documents(settings, store, embedder, admission, chat, resume=False)
         stack.push_async_callback(documents.close)
+        fine_tunes = FineTuneService(store, the_hub, settings, chat)
+        await fine_tunes.catalogue.load(store)
+        faqs = FaqService(store, chat, fine_tunes.catalogue)
         engine: JobEngine | None = None
         if jobs:
-            engine = await JobEngine.start(settings, store, role="gateway", services=work_orders)
+            job_services = JobServices(turns=work_orders, fine_tunes=fine_tunes, faqs=faqs)
+            engine = await JobEngine.start(settings, store, role="gateway", services=job_services)
             stack.push_async_callback(engine.close)
             work_orders.queue = engine.queue
+            fine_tunes.queue = engine.queue
+            faqs.queue = engine.queue
             engine.on_recovered.append(
                 lambda orders: runs.close_interrupted([o for o in orders if o.route == "pipeline"])
             )
@@ -299,6 +321,8 @@ async def build(
             agents=agents,
             tuning=tuning,
             cache=cache,
+            fine_tunes=fine_tunes,
+            faqs=faqs,
         )
 
 

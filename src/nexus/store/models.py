@@ -220,6 +220,7 @@ class AuditEntry(Base):
 
 # Area models live in their own modules; importing them here registers them on Base.metadata.
 from nexus.store import models_agents as _models_agents  # noqa: E402,F401  (agent runtime tables)
+from nexus.store import models_faq as _models_faq  # noqa: E402,F401  (FAQs, smart agents, fine-tunes)
 from nexus.store import models_ops as _models_ops  # noqa: E402,F401  (ops: Telegram chats, heartbeat history)
 from nexus.store import models_rag as _models_rag  # noqa: E402,F401  (rag)
 from nexus.store import models_router as _models_router  # noqa: E402,F401  (feedback, A/B, cache)

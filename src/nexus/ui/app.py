@@ -22,6 +22,9 @@ nav = st.navigation(
         st.Page(VIEWS / "agents.py", title="Agents", icon="🤝", url_path="agents"),
         st.Page(VIEWS / "voice.py", title="Voice", icon="🎙️", url_path="voice"),
         st.Page(VIEWS / "documents.py", title="Documents", icon="📚", url_path="documents"),
+        st.Page(VIEWS / "faq.py", title="FAQ", icon="❓", url_path="faq"),
+        st.Page(VIEWS / "leads.py", title="Smart agent", icon="🧲", url_path="smart-agent"),
+        st.Page(VIEWS / "compare.py", title="Compare", icon="⚖️", url_path="compare"),
         st.Page(VIEWS / "admin_tenants.py", title="Admin · Tenants", icon="🏢", url_path="admin-tenants"),
         st.Page(
             VIEWS / "admin_health.py", title="Admin · Service health", icon="🩺", url_path="admin-health"
