@@ -56,7 +56,16 @@ def test_another_tenants_fine_tune_and_model_are_not_found(
         assert cmp.status_code == 404, cmp.text
         agent = intruder.post("/api/smart-agents", json={"name": "x", "model": model})
         assert agent.status_code == 404, agent.text
+        # The OpenAI door: not listed, not callable, not named in the error (as if it did not exist).
+        assert model not in {m["id"] for m in intruder.get("/v1/models").json()["data"]}
+        chat = {"model": model, "messages": [{"role": "user", "content": "hi"}]}
+        theirs = intruder.post("/v1/chat/completions", json=chat)
+        assert theirs.status_code == 404 and theirs.json()["error"]["code"] == "model_not_found", theirs.text
+        missing = intruder.post("/v1/chat/completions", json={**chat, "model": "no-such-model"})
+        assert model not in missing.json()["error"]["message"]
         # The owner can use it.
+        assert model in {m["id"] for m in owner.get("/v1/models").json()["data"]}
+        assert owner.post("/v1/chat/completions", json=chat).status_code == 200
         mine = owner.post("/api/compare", json={"prompt": "hi", "models": ["base", model], "timeout_s": 10})
         assert mine.status_code == 200, mine.text
         assert [s["model"] for s in mine.json()["results"]] == ["base", model]

@@ -28,6 +28,9 @@ class CatalogueError(ValueError):
     """The catalogue file is unreadable or invalid; the message names the entry and field."""
 
 
+TENANT_TAG = "tenant:"
+
+
 class ModelEntry(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -67,6 +70,18 @@ class ModelEntry(BaseModel):
     def chat(self) -> bool:
         """False for an audio-only entry (transcription or speech): routing never picks it."""
         return not self.capabilities or not set(self.capabilities) <= AUDIO_CAPABILITIES
+
+    @property
+    def owner(self) -> str | None:
+        """The tenant a tenant model (a fine-tune, tagged `tenant:<id>`) belongs to; None if shared."""
+        for tag in self.tags:
+            if tag.startswith(TENANT_TAG):
+                return tag[len(TENANT_TAG) :]
+        return None
+
+    def visible_to(self, tenant: str | None) -> bool:
+        """Shared models are everyone's; a tenant model is its tenant's only."""
+        return self.owner is None or self.owner == tenant
 
     @field_validator("base_url")
     @classmethod

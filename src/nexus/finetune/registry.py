@@ -21,10 +21,7 @@ TENANT_TAG = "tenant:"
 
 
 def owner_of(entry: ModelEntry) -> str | None:
-    for tag in entry.tags:
-        if tag.startswith(TENANT_TAG):
-            return tag[len(TENANT_TAG) :]
-    return None
+    return entry.owner
 
 
 class TenantCatalogue:

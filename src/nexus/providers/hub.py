@@ -131,8 +131,12 @@ class ModelHub:
     def entry(self, model_id: str) -> ModelEntry:
         e = self.state.catalogue.get(model_id)
         if e is None:
-            raise UnknownModel(model_id, self.state.catalogue.ids)
+            raise self.unknown(model_id)
         return e
+
+    def unknown(self, model_id: str) -> UnknownModel:
+        """The 404 for a model this caller cannot use; it never names tenant models (fine-tunes)."""
+        return UnknownModel(model_id, [m.id for m in self.state.catalogue.models if m.owner is None])
 
     # -- calls -----------------------------------------------------------------------------
     def chain(self, model_id: str) -> list[str]:

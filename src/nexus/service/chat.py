@@ -195,6 +195,8 @@ class ChatService:
                 param="messages",
             )
         routed = chat.model == AUTO_MODEL
+        if not routed and not self.hub.entry(chat.model).visible_to(caller.tenant):
+            raise self.hub.unknown(chat.model)  # another tenant's fine-tune: as if it did not exist
         if not routed and not self.hub.entry(chat.model).chat:  # UnknownModel → 404 before anything counts
             raise invalid(
                 f"The model {chat.model!r} does not chat (audio only).",

@@ -83,6 +83,7 @@ async def chat_completions(request: Request) -> Response:
 @router.get("/v1/models", summary="List models")
 async def list_models(request: Request) -> dict[str, Any]:
     hub = services_of(request).hub
+    tenant = caller_of(request, "models").tenant
     data = [
         {
             "id": AUTO_MODEL,
@@ -93,6 +94,8 @@ async def list_models(request: Request) -> dict[str, Any]:
         }
     ]
     for m in hub.catalogue.models:
+        if not m.visible_to(tenant):  # another tenant's fine-tune
+            continue
         data.append(
             {
                 "id": m.id,
