@@ -27,7 +27,7 @@ LONG = " ".join(f"word{i}" for i in range(400))
 
 
 def serve_gateway(tmp: Path, fakes: dict[str, FakeOpenAI], cache: Path, **settings: Any) -> GatewayServer:
-    cat = write_test_catalogue(tmp / "catalogue.yaml", fakes)
+    cat = write_test_catalogue(tmp / "catalogue.yaml", fakes, subtask_timeout_s=60.0)
     s = settings_for(tmp, cat).model_copy(update=settings)
     return GatewayServer(s, app=make_app(s, cache))
 
