@@ -22,6 +22,15 @@ from nexus.store.repos.work_orders import STATUSES
 router = APIRouter(prefix="/api", tags=["observability"])
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"At most {MAX_LIMIT} rows.")]
+# ISO 8601, a date or a date-time (naive values are UTC).
+When = Annotated[
+    str | None,
+    Query(
+        json_schema_extra={
+            "anyOf": [{"type": "string", "format": "date-time"}, {"type": "string", "format": "date"}]
+        }
+    ),
+]
 
 
 def _when(value: str | None, name: str) -> datetime | None:
@@ -50,8 +59,8 @@ async def list_work_orders(
     scope: ScopeDep,
     status: str | None = None,
     model: str | None = None,
-    since: str | None = None,
-    until: str | None = None,
+    since: When = None,
+    until: When = None,
     request_id: str | None = None,
     limit: Limit = 100,
 ) -> dict[str, Any]:
@@ -86,7 +95,11 @@ async def get_work_order(work_order_id: str, store: StoreDep, scope: ScopeDep) -
 
 
 @router.get("/metrics", summary="Requests, errors, tokens, cost and latency over a period")
-async def get_metrics(store: StoreDep, scope: ScopeDep, period: str = "24h") -> dict[str, Any]:
+async def get_metrics(
+    store: StoreDep,
+    scope: ScopeDep,
+    period: Annotated[str, Query(json_schema_extra={"enum": list(PERIODS)})] = "24h",
+) -> dict[str, Any]:
     try:
         return await store.metrics(scope, period)
     except UnknownPeriod:
@@ -104,8 +117,8 @@ async def list_audit(
     scope: ScopeDep,
     actor: str | None = None,
     action: str | None = None,
-    since: str | None = None,
-    until: str | None = None,
+    since: When = None,
+    until: When = None,
     limit: Limit = 100,
 ) -> dict[str, Any]:
     rows = await store.audit(scope).list(

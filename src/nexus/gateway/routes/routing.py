@@ -57,7 +57,7 @@ def route(body: RouteRequest, r: Router = Depends(get_router)) -> Decision:
     unknown = [m for m in body.allowed_models or [] if r.catalogue.get(m) is None]
     if unknown:
         raise APIError(
-            400,
+            404,
             f"Unknown model ids in allowed_models: {unknown}.",
             code="model_not_found",
             param="allowed_models",
