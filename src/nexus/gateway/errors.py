@@ -142,19 +142,34 @@ COMMON_ERRORS: dict[int, str] = {
     500: "Internal error (the X-Request-ID identifies it in the logs)",
     503: "The server is at capacity (Retry-After) or a component this needs is not running",
 }
+_CONFLICT = {409: "The session has no paused run to resume, or it was resumed elsewhere"}
+_UPSTREAM = {
+    502: "The upstream model failed",
+    504: "The upstream model did not answer in time (the request's deadline)",
+}
+_NOT_JSON = {415: "The body is not JSON (Content-Type)"}
 # Statuses only some operations answer, by (method, path template).
-ROUTE_ERRORS: dict[tuple[str, str], dict[int, str]] = {}
+ROUTE_ERRORS: dict[tuple[str, str], dict[int, str]] = {
+    ("post", "/v1/chat/completions"): {**_CONFLICT, **_UPSTREAM, **_NOT_JSON},
+    ("post", "/chat"): _UPSTREAM,
+    ("post", "/resume"): {**_CONFLICT, **_UPSTREAM},
+    ("post", "/api/chat"): {**_CONFLICT, **_UPSTREAM},
+    ("post", "/v1/embeddings"): _NOT_JSON,
+    ("post", "/v1/audio/transcriptions"): _UPSTREAM,
+    ("post", "/v1/audio/speech"): {**_UPSTREAM, **_NOT_JSON},
+    ("post", "/admin/keys"): _NOT_JSON,
+}
+# Successful answers FastAPI cannot see (a route returning a Response picks its status itself).
+EXTRA_OK: dict[tuple[str, str], dict[str, str]] = {
+    ("post", "/api/work-orders"): {"200": "The same Idempotency-Key was submitted before: that work order"}
+}
+# Operations whose 200 is not JSON.
+MEDIA_ROUTES: dict[tuple[str, str], str] = {("get", "/admin/audit/export"): "text/csv"}
 # Operations whose 200 may be a stream of Server-Sent Events (all of it, or when the body asks for it).
 SSE_ROUTES: dict[tuple[str, str], bool] = {
     ("post", "/v1/chat/completions"): False,  # JSON, or SSE with "stream": true
     ("post", "/chat"): True,
     ("post", "/resume"): True,
-}
-ERROR_DESCRIPTIONS: dict[int, str] = {
-    409: "Conflict with the resource's current state",
-    415: "The body is not JSON",
-    502: "The upstream model failed",
-    504: "The upstream model did not answer in time (the request's deadline)",
 }
 
 
@@ -212,10 +227,24 @@ def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
                 responses.setdefault(
                     str(status),
                     {
-                        "description": description or ERROR_DESCRIPTIONS.get(status, "Error"),
+                        "description": description,
                         "content": {"application/json": {"schema": ref}},
                     },
                 )
+            for status_text, description in EXTRA_OK.get((method, path), {}).items():
+                responses.setdefault(
+                    status_text,
+                    {
+                        "description": description,
+                        "content": {"application/json": {"schema": {"type": "object"}}},
+                    },
+                )
+            media = MEDIA_ROUTES.get((method, path))
+            if media is not None:
+                responses["200"] = {
+                    "description": "Successful Response",
+                    "content": {media: {"schema": {"type": "string"}}},
+                }
             only_sse = SSE_ROUTES.get((method, path))
             if only_sse is not None:
                 ok = responses.setdefault("200", {"description": "Successful Response"})
