@@ -65,11 +65,11 @@ async def health_history(
     admin: AdminDep,
     services: ServicesDep,
     name: str | None = None,
-    state: str | None = None,
+    state: Annotated[str | None, Query(json_schema_extra={"enum": list(SEVERITY)})] = None,
     since: When = None,
     limit: Limit = 200,
 ) -> dict[str, Any]:
-    if state and state not in SEVERITY:
+    if state is not None and state not in SEVERITY:
         raise APIError(
             400,
             f"state must be one of {', '.join(SEVERITY)}; got {state!r}",
