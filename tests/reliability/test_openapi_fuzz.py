@@ -64,7 +64,9 @@ def test_schemathesis_all_checks_find_nothing(gw: tuple[GatewayServer, str], tmp
     argv += ["--report", "ndjson", "--report-ndjson-path", str(report)]
     for path in EXCLUDED:
         argv += ["--exclude-path", path]
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=MAX_TIME_S + 120)
+    done = subprocess.run(
+        argv, capture_output=True, text=True, timeout=MAX_TIME_S + 120, cwd=tmp_path
+    )  # its cache too
     (tmp_path / "stdout.txt").write_text(done.stdout)
     print(done.stdout[-3000:])
     assert done.returncode == 0, done.stdout[-20000:] + done.stderr[-2000:]
