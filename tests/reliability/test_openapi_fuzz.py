@@ -5,6 +5,7 @@ the enums, formats and bounds of the schemas, the Allow header — and nothing m
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -60,7 +61,15 @@ def test_schemathesis_all_checks_find_nothing(gw: tuple[GatewayServer, str], tmp
         str(MAX_TIME_S),
     ]
     argv += ["-H", f"Authorization: Bearer {token}"]
-    argv += ["--seed", "11", "--workers", "2", "--request-timeout", "30", "--no-color"]
+    argv += [
+        "--seed",
+        os.environ.get("NEXUS_FUZZ_SEED", "11"),
+        "--workers",
+        "2",
+        "--request-timeout",
+        "30",
+        "--no-color",
+    ]
     argv += ["--report", "ndjson", "--report-ndjson-path", str(report)]
     for path in EXCLUDED:
         argv += ["--exclude-path", path]

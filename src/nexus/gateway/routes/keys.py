@@ -20,8 +20,8 @@ class KeyCreate(BaseModel):
     name: str = Field(default="", max_length=200)
     role: Literal["member", "admin", "global_admin"] = "member"
     tenant: str | None = Field(default=None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._-]+$")
-    rpm: int | None = Field(default=None, ge=1)
-    tpm: int | None = Field(default=None, ge=1)
+    rpm: int | None = Field(default=None, ge=1, le=1_000_000_000)
+    tpm: int | None = Field(default=None, ge=1, le=1_000_000_000)
     budget: str | None = Field(
         default=None,
         max_length=64,
