@@ -8,9 +8,15 @@ Candidates (one process each, the same Nexus app, the same loopback FakeOpenAI u
   granian    granian (Rust, hyper), 1 worker, uvloop     — needs `granian`  (see --alt-python)
 
 For each: added latency at concurrency 1 (wrk -c1, p50/p99 minus the direct upstream's), requests/s at
-concurrency 64 (wrk -c64), plain and streaming, with wrk's error counts, and the server's CPU time per
+concurrency 64 (wrk -c64), plain and streaming, with the error counts of each run (non-2xx, socket errors,
+and 2xx answers that are not a whole completion: an in-stream error event or a stream without [DONE],
+counted by a wrk Lua hook), and the server's CPU time per
 request at c=64 (user+system of its process tree / requests served: the figure that stays meaningful when
 other work shares the cores). Nothing is asserted.
+
+The passthrough benchmark's load-generator leg (Nexus as `nexus serve` runs it, wrk at c=64, plain and
+streaming, errors reported): python bench/bench_edge.py --servers edge --duration 10
+wrk comes from Debian: apt-get install -y wrk.
 
 Usage: python bench/bench_edge.py [--duration 10] [--servers edge,uvicorn,h11,hypercorn,granian]
            [--app gateway|trivial] [--alt-python /tmp/edge-venv/bin/python]
@@ -103,10 +109,27 @@ elif kind == "hypercorn":
     uvloop.run(hserve(app, cfg))
 """
 
+# A 200 is not enough: a stream can fail inside its body (an error event, no [DONE]) and a plain answer
+# can be something else than a completion. Each thread counts such answers; done() sums them.
 LUA = """
 wrk.method = "POST"
 wrk.body = '%s'
 wrk.headers["Content-Type"] = "application/json"
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function init(args) bad = 0 end
+function response(status, headers, body)
+  if status >= 200 and status < 300 then
+    local ok = string.find(body, '"choices"', 1, true) and not string.find(body, '{"error"', 1, true)
+    if STREAM then ok = ok and string.find(body, "data: [DONE]", 1, true) end
+    if not ok then bad = bad + 1 end
+  end
+end
+function done(summary, latency, requests)
+  local total = 0
+  for _, t in ipairs(threads) do total = total + t:get("bad") end
+  io.write(string.format("Bad 2xx bodies: %%d\\n", total))
+end
 """
 
 
@@ -147,7 +170,8 @@ def start_server(
 
 def wrk(url: str, conns: int, seconds: int, stream: bool, script_dir: Path) -> dict[str, float]:
     script = script_dir / ("stream.lua" if stream else "plain.lua")
-    script.write_text(LUA % (BODY % (', "stream": true' if stream else "")))
+    lua = LUA % (BODY % (', "stream": true' if stream else ""))
+    script.write_text(f"STREAM = {'true' if stream else 'false'}\n" + lua)
     threads = 1 if conns == 1 else 2
     out = subprocess.run(
         [
@@ -197,8 +221,11 @@ def parse_wrk(out: str) -> dict[str, float]:
         res[f"p{p}"] = _ms(m.group(1)) if m else float("nan")
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    res["errors"] = float(non2xx.group(1) if non2xx else 0) + (
-        sum(int(g) for g in sock.groups()) if sock else 0
+    bad = re.search(r"Bad 2xx bodies:\s+(\d+)", out)
+    res["errors"] = (
+        float(non2xx.group(1) if non2xx else 0)
+        + (sum(int(g) for g in sock.groups()) if sock else 0)
+        + float(bad.group(1) if bad else 0)
     )
     return res
 
@@ -225,7 +252,7 @@ def main() -> None:
             )
             print(
                 f"{'server':<10} {'mode':<6} {'added p50':>10} {'added p99':>10} {'rps c=' + str(args.conc):>10} "
-                f"{'cpu/req':>9} {'errors':>7}"
+                f"{'cpu/req':>9} {'err c=1':>7} {'err c=' + str(args.conc):>8}"
             )
             for i, kind in enumerate(args.servers.split(",")):
                 python = args.alt_python if kind in ("hypercorn", "granian") else sys.executable
@@ -249,7 +276,7 @@ def main() -> None:
                         print(
                             f"{kind:<10} {'stream' if stream else 'plain':<6} "
                             f"{one['p50'] - base[stream]['p50']:>8.3f}ms {one['p99'] - base[stream]['p99']:>8.3f}ms "
-                            f"{many['rps']:>10.0f} {cpu_ms:>7.2f}ms {int(one['errors'] + many['errors']):>7}"
+                            f"{many['rps']:>10.0f} {cpu_ms:>7.2f}ms {int(one['errors']):>7} {int(many['errors']):>8}"
                         )
                 finally:
                     stop(proc)

@@ -1,7 +1,8 @@
 """Two fake OpenAI upstreams over loopback HTTP and a hub whose m1 falls back to m2.
 
-These tests drive the hub directly; once the gateway's ChatService is wired they are meant to go
-through real HTTP to the gateway as well (see docs/reliability.md).
+The upstream-fault tests drive the hub directly (bench/bench_faults.py runs the same probe through the
+gateway); the disconnect, session-id, shutdown and OpenAPI tests go through the real gateway over real
+HTTP (gateway_env.py, gateway_serve.py).
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from nexus.config.catalogue import CatalogueError
 from nexus.config.settings import Settings, get_settings
 from nexus.embeddings.base import Embedder
 from nexus.gateway.body import EXTRA_SCHEMAS
-from nexus.gateway.errors import install_error_handlers
+from nexus.gateway.errors import document_errors, install_error_handlers
 from nexus.gateway.limits import BodySizeLimit
 from nexus.gateway.middleware import RequestContextMiddleware
 from nexus.gateway.routes import (
@@ -154,7 +154,12 @@ def create_app(
                 title=app.title, version=app.version, description=app.description, routes=app.routes
             )
             schema.setdefault("components", {}).setdefault("schemas", {}).update(EXTRA_SCHEMAS)
-            app.openapi_schema = schema
+            services = app.state.services  # running: the document can name the embedder's one size
+            if services is not None and services.embedder is not None:
+                dims = schema["components"]["schemas"].get("EmbeddingRequest", {}).get("properties", {})
+                if "dimensions" in dims:
+                    dims["dimensions"] = {"anyOf": [{"const": services.embedder.dim}, {"type": "null"}]}
+            app.openapi_schema = document_errors(schema)
         return app.openapi_schema
 
     app.openapi = custom_openapi  # type: ignore[method-assign]

@@ -8,6 +8,7 @@ what it lacks, in a subclass of that protocol:
   gets 408 and the connection is closed (a connection that never sent a byte is just closed);
 - a connection limit (beyond it: 503 and close) and an in-flight request limit (503, Retry-After);
 - HTTP/1.0: a response without Content-Length is close-delimited, never chunked (RFC 9112 §6.1);
+- a request the parser rejects (a bare CR or LF inside a header value) gets 400 in the API's error shape;
 - a bounded graceful shutdown (EdgeServer): SIGTERM stops accepting and lets streams run for
   `shutdown_grace_s`; then the ShutdownSignal fires so renderers end the remaining streams with a final
   error event (`until_shutdown`); then what is left is cancelled. The process is gone within the
@@ -38,6 +39,10 @@ log = logging.getLogger("nexus.gateway.server")
 DRAIN_S = 0.8
 CANCEL_S = 0.2
 EXIT_BUDGET_S = 1.6
+# The application's own shutdown (the accounting queue's last flush: the cut streams' work orders) gets
+# at least this long, even when a CPU-starved loop has already used up the exit budget: the bound may
+# then be overshot by up to this much, rather than losing the accounting.
+APP_SHUTDOWN_MIN_S = 0.8
 _POLL_S = 0.05
 # How long a refused connection's remaining input is read and dropped (see EdgeProtocol._refuse).
 LINGER_S = 2.0
@@ -240,6 +245,12 @@ class EdgeProtocol(HttpToolsProtocol):
         super()._start_asgi_task(cycle, app)
 
     # -- refusals ---------------------------------------------------------------------------------
+    def send_400_response(self, msg: str) -> None:
+        """A request the parser rejects (a bare CR or LF in a header, a bad request line): uvicorn's
+        plain-text 400, in the API's error shape instead."""
+        message = "Invalid HTTP request: the request line or a header is malformed."
+        self._refuse(_error_response(400, "Bad Request", message, "invalid_http"))
+
     def _too_large(self) -> None:
         message = f"Request header fields too large: the limit is {self._max_head} bytes."
         self._refuse(_error_response(431, "Request Header Fields Too Large", message, "headers_too_large"))
@@ -359,7 +370,7 @@ class EdgeServer(uvicorn.Server):
             if transport is not None and not transport.is_closing():
                 transport.close()
         if not self.force_exit:
-            budget = max(start + self.grace_s + EXIT_BUDGET_S - loop.time(), 0.3)
+            budget = max(start + self.grace_s + EXIT_BUDGET_S - loop.time(), APP_SHUTDOWN_MIN_S)
             try:
                 await asyncio.wait_for(self.lifespan.shutdown(), budget)
             except TimeoutError:

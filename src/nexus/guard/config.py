@@ -63,7 +63,9 @@ class GuardOverrides(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    actions: ActionTable = Field(default_factory=dict)
+    actions: ActionTable = Field(
+        default_factory=dict, json_schema_extra={"propertyNames": {"enum": list(CATEGORIES)}}
+    )
     blocked_topics: list[TopicRule] = Field(default_factory=list)
     allowed_models: list[str] | None = None
 

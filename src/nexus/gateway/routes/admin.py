@@ -10,9 +10,9 @@ key gets 403 on each.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 
 from nexus.gateway.deps import AdminDep, GlobalAdminDep, ServicesDep
@@ -39,7 +39,7 @@ async def reload_catalogue(_: GlobalAdminDep, services: ServicesDep) -> dict[str
 
 class PrototypeBody(BaseModel):
     text: str | None = Field(default=None, min_length=1, max_length=4000)
-    index: int | None = Field(default=None, ge=0)
+    index: int | None = Field(default=None, ge=0, le=1_000_000)
 
 
 def _prototypes(services: ServicesDep, model_id: str) -> Any:
@@ -89,21 +89,25 @@ def remove_prototype(
 class TenantCreate(BaseModel):
     id: str = Field(pattern=TENANT_ID)
     name: str = Field(default="", max_length=200)
-    rpm: int | None = Field(default=None, ge=1)
-    tpm: int | None = Field(default=None, ge=1)
+    rpm: int | None = Field(default=None, ge=1, le=1_000_000_000)
+    tpm: int | None = Field(default=None, ge=1, le=1_000_000_000)
 
 
 class TenantUpdate(BaseModel):
     name: str | None = Field(default=None, max_length=200)
-    rpm: int | None = Field(default=None, ge=0, description="0 clears the tenant's own limit")
-    tpm: int | None = Field(default=None, ge=0, description="0 clears the tenant's own limit")
+    rpm: int | None = Field(
+        default=None, ge=0, le=1_000_000_000, description="0 clears the tenant's own limit"
+    )
+    tpm: int | None = Field(
+        default=None, ge=0, le=1_000_000_000, description="0 clears the tenant's own limit"
+    )
     disabled: bool | None = None
 
 
 class BudgetSet(BaseModel):
     period: Literal["day", "month"]
     metric: Literal["tokens", "cost"]
-    limit: float = Field(gt=0)
+    limit: float = Field(gt=0, le=1e15)
     hard: bool = True
     api_key_id: str | None = Field(default=None, max_length=64)
 
@@ -239,7 +243,10 @@ async def set_budget(
 
 @router.delete("/tenants/{tenant_id}/budgets/{budget_id}", summary="Remove one of a tenant's budgets")
 async def delete_budget(
-    tenant_id: str, budget_id: int, admin: AdminDep, services: ServicesDep
+    tenant_id: str,
+    budget_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    admin: AdminDep,
+    services: ServicesDep,
 ) -> dict[str, Any]:
     repo = services.store.budgets(_own(admin, tenant_id))
     n = await repo.run(repo.delete().where(Budget.id == budget_id, Budget.tenant_id == tenant_id))

@@ -8,7 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Path, Request, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, Field, ValidationError
 from starlette.responses import StreamingResponse
 
@@ -20,7 +20,7 @@ from nexus.pipeline.summary import summarise
 from nexus.providers.types import ChatMessage, ChatRequest
 from nexus.service.chat import AUTO_MODEL, Turn, TurnRequest
 from nexus.service.errors import as_service_error
-from nexus.service.sessions import SESSION_ID_RULE
+from nexus.service.sessions import SESSION_ID, SESSION_ID_RULE
 
 log = logging.getLogger("nexus.gateway")
 router = APIRouter(tags=["chat"])
@@ -135,7 +135,9 @@ async def api_chat(body: ApiChatBody, request: Request) -> dict[str, Any]:
 
 
 @router.get("/trace/{session_id}", summary="Every event of every run of a session, with a summary")
-async def trace(session_id: str, request: Request) -> dict[str, Any]:
+async def trace(
+    request: Request, session_id: str = Path(pattern=SESSION_ID.pattern, description=SESSION_ID_RULE)
+) -> dict[str, Any]:
     events = await services_of(request).chat.trace_events(caller_of(request, "trace"), session_id)
     return {
         "session_id": session_id,

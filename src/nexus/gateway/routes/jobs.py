@@ -30,7 +30,11 @@ class WorkOrderCreate(BaseModel):
         default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$", description=SESSION_ID_RULE
     )
     callback_url: str | None = Field(
-        default=None, max_length=2048, description="POSTed the result, signed (X-Nexus-Signature)"
+        default=None,
+        max_length=2000,
+        # What nexus.jobs.callbacks accepts: an absolute http(s) URL with a host and no credentials.
+        pattern=r"^https?://[A-Za-z0-9][A-Za-z0-9.-]*(:[0-9]{1,5})?([/?#][^\s@]*)?$",
+        description="POSTed the result, signed (X-Nexus-Signature)",
     )
 
 
@@ -84,7 +88,7 @@ async def create_work_order(
 async def list_jobs(
     request: Request,
     services: ServicesDep,
-    status: str | None = None,
+    status: Annotated[str | None, Query(json_schema_extra={"enum": list(JOB_STATUSES)})] = None,
     kind: str | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
 ) -> dict[str, Any]:

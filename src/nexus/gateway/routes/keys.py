@@ -20,9 +20,14 @@ class KeyCreate(BaseModel):
     name: str = Field(default="", max_length=200)
     role: Literal["member", "admin", "global_admin"] = "member"
     tenant: str | None = Field(default=None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._-]+$")
-    rpm: int | None = Field(default=None, ge=1)
-    tpm: int | None = Field(default=None, ge=1)
-    budget: str | None = Field(default=None, max_length=64, description="e.g. '5/day' or '200000tok/month'")
+    rpm: int | None = Field(default=None, ge=1, le=1_000_000_000)
+    tpm: int | None = Field(default=None, ge=1, le=1_000_000_000)
+    budget: str | None = Field(
+        default=None,
+        max_length=64,
+        pattern=r"^\$?([0-9]*[1-9][0-9]*(\.[0-9]+)?|[0-9]*\.[0-9]*[1-9][0-9]*)(tok|tokens)?/(day|month)$",
+        description="e.g. '5/day' (USD) or '200000tok/month' (tokens)",
+    )
 
 
 def _public(row: Any) -> dict[str, Any]:

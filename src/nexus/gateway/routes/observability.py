@@ -6,6 +6,7 @@ includes the anonymous caller when auth is off). Another tenant's work order is 
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -22,14 +23,36 @@ from nexus.store.repos.work_orders import STATUSES
 router = APIRouter(prefix="/api", tags=["observability"])
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"At most {MAX_LIMIT} rows.")]
+# ISO 8601, a date or a date-time (naive values are UTC).
+When = Annotated[
+    str | None,
+    Query(
+        json_schema_extra={
+            "anyOf": [{"type": "string", "format": "date-time"}, {"type": "string", "format": "date"}]
+        }
+    ),
+]
+
+
+# What the document promises (RFC 3339 full-date or date-time), not all that fromisoformat would take.
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DATE_TIME = re.compile(r"(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
 
 
 def _when(value: str | None, name: str) -> datetime | None:
-    """ISO 8601 date or datetime; naive values are UTC."""
-    if not value:
+    """An RFC 3339 date (midnight UTC) or date-time."""
+    if value is None:
         return None
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        if _DATE.fullmatch(value):
+            parsed = datetime.fromisoformat(value)
+        elif m := _DATE_TIME.fullmatch(value):
+            day, hm, sec, frac, zone = m.groups()
+            sec = min(int(sec), 59)  # a leap second is the second before it
+            zone = "+00:00" if zone in ("Z", "z") else zone
+            parsed = datetime.fromisoformat(f"{day}T{hm}:{sec:02d}{(frac or '')[:7]}{zone}")
+        else:
+            raise ValueError(value)
     except ValueError:
         raise APIError(
             400,
@@ -48,10 +71,10 @@ def row_dict(row: Base) -> dict[str, Any]:
 async def list_work_orders(
     store: StoreDep,
     scope: ScopeDep,
-    status: str | None = None,
+    status: Annotated[str | None, Query(json_schema_extra={"enum": list(STATUSES)})] = None,
     model: str | None = None,
-    since: str | None = None,
-    until: str | None = None,
+    since: When = None,
+    until: When = None,
     request_id: str | None = None,
     limit: Limit = 100,
 ) -> dict[str, Any]:
@@ -86,7 +109,11 @@ async def get_work_order(work_order_id: str, store: StoreDep, scope: ScopeDep) -
 
 
 @router.get("/metrics", summary="Requests, errors, tokens, cost and latency over a period")
-async def get_metrics(store: StoreDep, scope: ScopeDep, period: str = "24h") -> dict[str, Any]:
+async def get_metrics(
+    store: StoreDep,
+    scope: ScopeDep,
+    period: Annotated[str, Query(json_schema_extra={"enum": list(PERIODS)})] = "24h",
+) -> dict[str, Any]:
     try:
         return await store.metrics(scope, period)
     except UnknownPeriod:
@@ -104,8 +131,8 @@ async def list_audit(
     scope: ScopeDep,
     actor: str | None = None,
     action: str | None = None,
-    since: str | None = None,
-    until: str | None = None,
+    since: When = None,
+    until: When = None,
     limit: Limit = 100,
 ) -> dict[str, Any]:
     rows = await store.audit(scope).list(

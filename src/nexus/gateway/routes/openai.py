@@ -118,7 +118,16 @@ async def list_models(request: Request) -> dict[str, Any]:
 
 
 class EmbeddingRequest(BaseModel):
-    input: str | list[str] | list[int] | list[list[int]] = Field(description="text or list of texts")
+    # Token arrays are parsed only to refuse them with a helpful message: the document says text.
+    input: str | list[str] | list[int] | list[list[int]] = Field(
+        description="text or list of texts",
+        json_schema_extra={
+            "anyOf": [
+                {"type": "string"},
+                {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 2048},
+            ]
+        },
+    )
     model: str = "all-MiniLM-L6-v2"
     # The official SDK asks for base64 unless told otherwise.
     encoding_format: Literal["float", "base64"] | None = None

@@ -21,7 +21,7 @@ from starlette.responses import Response
 
 from nexus.gateway.deps import AdminDep, GlobalAdminDep, ServicesDep
 from nexus.gateway.errors import APIError
-from nexus.gateway.routes.observability import _when
+from nexus.gateway.routes.observability import When, _when
 from nexus.ops import systemd
 from nexus.ops.heartbeat import Heartbeat, default_checks
 from nexus.ops.history import History
@@ -65,11 +65,11 @@ async def health_history(
     admin: AdminDep,
     services: ServicesDep,
     name: str | None = None,
-    state: str | None = None,
-    since: str | None = None,
+    state: Annotated[str | None, Query(json_schema_extra={"enum": list(SEVERITY)})] = None,
+    since: When = None,
     limit: Limit = 200,
 ) -> dict[str, Any]:
-    if state and state not in SEVERITY:
+    if state is not None and state not in SEVERITY:
         raise APIError(
             400,
             f"state must be one of {', '.join(SEVERITY)}; got {state!r}",
@@ -136,8 +136,8 @@ async def export_audit(
     services: ServicesDep,
     actor: str | None = None,
     action: str | None = None,
-    since: str | None = None,
-    until: str | None = None,
+    since: When = None,
+    until: When = None,
     limit: Limit = MAX_LIMIT,
 ) -> Response:
     scope = TenantScope(admin.tenant_id, admin.is_global_admin)

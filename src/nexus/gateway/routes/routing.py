@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from nexus.gateway.deps import services_of
 from nexus.gateway.errors import APIError
@@ -26,15 +26,24 @@ def get_router(request: Request) -> Router:
 
 
 class RouteRequest(BaseModel):
-    message: str | None = None
-    messages: list[dict[str, Any]] | None = None
+    """Exactly one of `message` (text) or `messages` (an OpenAI message list)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"oneOf": [{"required": ["message"]}, {"required": ["messages"]}]}
+    )
+
+    message: str | None = Field(default=None, json_schema_extra={"anyOf": [{"type": "string"}]})
+    messages: list[dict[str, Any]] | None = Field(
+        default=None, json_schema_extra={"anyOf": [{"type": "array", "items": {"type": "object"}}]}
+    )
     session_model: str | None = None
     allowed_models: list[str] | None = Field(default=None, min_length=1)
     cost_lambda: float | None = Field(default=None, ge=0)
 
     @model_validator(mode="after")
     def _one_input(self) -> RouteRequest:
-        if (self.message is None) == (self.messages is None):
+        given = [f for f in ("message", "messages") if f in self.model_fields_set]
+        if len(given) != 1 or getattr(self, given[0]) is None:
             raise ValueError("give exactly one of 'message' or 'messages'")
         return self
 
@@ -57,7 +66,7 @@ def route(body: RouteRequest, r: Router = Depends(get_router)) -> Decision:
     unknown = [m for m in body.allowed_models or [] if r.catalogue.get(m) is None]
     if unknown:
         raise APIError(
-            400,
+            404,
             f"Unknown model ids in allowed_models: {unknown}.",
             code="model_not_found",
             param="allowed_models",
