@@ -30,7 +30,6 @@ from nexus.providers.types import ChatMessage, ChatRequest
 from nexus.rag.answer import SYSTEM_PROMPT, RagEvent, answer, format_sources
 from nexus.rag.citations import verify
 from nexus.rag.compress import Passage, compress
-from nexus.rag.engine_jobs import INGEST_KIND, EngineJobs, serve
 from nexus.rag.errors import DuplicateContent, FileTooLarge, IndexMismatch, RagError
 from nexus.rag.service import RagService
 from nexus.rag.types import CollectionInfo, FileInfo, Grounding, SearchResult
@@ -39,6 +38,7 @@ from nexus.service.admission import Admission
 from nexus.service.chat import AUTO_MODEL, ChatService, TurnRequest
 from nexus.service.errors import ServiceError, invalid, not_found
 from nexus.service.identity import Caller
+from nexus.service.rag_jobs import INGEST_KIND, EngineJobs, serve
 from nexus.store.errors import NotFound
 from nexus.store.scope import TenantScope
 from nexus.store.store import Store

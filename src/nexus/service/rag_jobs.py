@@ -1,4 +1,4 @@
-"""`JobRunner` on `nexus.jobs`: each ingestion is a durable job (a row with attempts, leases, retries,
+"""Documents on `nexus.jobs` (the service layer joins rag and jobs, which never import each other): each ingestion is a durable job (a row with attempts, leases, retries,
 visible in /api/jobs), run by the gateway's engine (in-process without Redis) or by `nexus worker`
 processes, which build the same services and so serve the same handler.
 
