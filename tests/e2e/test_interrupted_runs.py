@@ -21,7 +21,10 @@ def test_a_run_killed_mid_answer_is_interrupted_in_its_trace_after_restart(tmp_p
             body = {"message": "Write a short story about a lighthouse keeper", "session_id": "killed-run"}
             with httpx.stream("POST", first.base_url + "/chat", json=body, timeout=30) as r:
                 assert r.status_code == 200
-                for line in r.iter_lines():
+                # Keep the line iterator referenced: a dropped generator closes the response, and a
+                # client that leaves stops its run (`cancelled`) — this run must still be live when killed.
+                lines = r.iter_lines()
+                for line in lines:
                     if line.startswith("event: worker_started"):
                         break
                 time.sleep(1.5)  # past the accounting flush bound: the run's events are on disk
@@ -33,7 +36,7 @@ def test_a_run_killed_mid_answer_is_interrupted_in_its_trace_after_restart(tmp_p
             trace = httpx.get(second.base_url + "/trace/killed-run", timeout=30).json()
             types = [e["type"] for e in trace["events"]]
             assert "worker_started" in types and "final" not in types
-            assert types[-2:] == ["error", "done"], types
+            assert types[-2:] == ["error", "done"], [(e["type"], e["data"]) for e in trace["events"][-3:]]
             assert trace["events"][-1]["data"]["status"] == "interrupted"
             assert trace["events"][-2]["data"]["code"] == "interrupted"
             [run] = trace["summary"]["runs"]
