@@ -10,10 +10,16 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import get_args
 
-from nexus.pipeline.events import DoneData, ErrorData, Event
+from sqlalchemy import select
+
+from nexus.pipeline.events import DoneData, ErrorData, Event, EventType
 from nexus.store import AccountingQueue, Store, TenantScope
 from nexus.store.models import RunEvent, WorkOrder
+from nexus.store.models_agents import AgentRun
+
+PIPELINE_EVENT_TYPES = frozenset(get_args(EventType))
 
 log = logging.getLogger("nexus.service.runs")
 
@@ -79,8 +85,12 @@ class StoreRuns:
         rows = await repo.all(
             repo.select()
             .where(RunEvent.session_id == session_id)
+            .where(RunEvent.run_id.not_in(select(AgentRun.id).where(AgentRun.tenant_id == tenant)))
             .order_by(RunEvent.ts, RunEvent.seq, RunEvent.id)
         )
+        # A session may also hold other kinds of runs (an agent's `step` events, read through
+        # /api/agents/runs): the trace is the pipeline's events only.
+        rows = [r for r in rows if r.type in PIPELINE_EVENT_TYPES]
         if not rows:
             return None
         return [
