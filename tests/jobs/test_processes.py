@@ -88,7 +88,12 @@ async def test_two_workers_one_sigkilled_every_job_done_exactly_once(
     async with deployment(postgres_url, redis_url, unique, tmp_path, jobs_lease_s=2.0) as (settings, store):
         worker = ["nexus.cli.worker", "--import", "jobs.kinds", "--concurrency", "8"]
         with processes(settings, worker, worker) as procs:
-            await wait_for(lambda: _two(store), timeout=60, what="two workers registered")
+            try:  # a worker builds the whole runtime before it registers: generous on a busy machine
+                await wait_for(lambda: _two(store), timeout=150, what="two workers registered")
+            except AssertionError as exc:
+                raise AssertionError(
+                    f"{exc}\n--- worker 0:\n{output(settings, 0)}\n--- worker 1:\n{output(settings, 1)}"
+                ) from None
             client = await JobEngine.start(settings, store, role="gateway", execute=False)
             try:
                 # 50 ms per job: each worker has ~8 jobs in flight at any moment, so the kill hits some.
