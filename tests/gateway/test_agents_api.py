@@ -336,7 +336,7 @@ def test_a_tenant_admin_creates_and_deletes_its_own_agents(gw: GatewayServer, fa
     assert (created.json()["origin"], created.json()["tools"]) == ("tenant", ["calculator"])
     assert post(gw, "/api/agents", admin_a, spec).status_code == 409
     stdio = {"name": "shell", "model": MODEL, "mcp": [{"name": "sh", "command": ["sh"]}]}
-    assert post(gw, "/api/agents", admin_a, stdio).status_code == 422
+    assert post(gw, "/api/agents", admin_a, stdio).status_code == 400  # stdio is the catalogue's only
     fake.push(Reply(text="ten"))
     assert post(gw, "/api/agents/pricer/runs", member, {"input": "price?"}).json()["answer"] == "ten"
     gone = httpx.delete(gw.base_url + "/api/agents/pricer", headers=admin_b)

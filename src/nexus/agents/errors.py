@@ -35,7 +35,7 @@ class InvalidAgent(AgentError):
     """The definition cannot run: unknown model or tool, a tool source not allowed here."""
 
     code = "invalid_agent"
-    status = 422
+    status = 400
 
 
 class RunNotFound(AgentError):

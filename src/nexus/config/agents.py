@@ -3,7 +3,7 @@ the API. Typed and validated here (the config layer) so the catalogue can check 
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -37,9 +37,19 @@ class McpServerEntry(_Strict):
     """Tools from an MCP server: `command` (stdio subprocess) or `url` (streamable HTTP)."""
 
     name: str = Field(pattern=r"^[a-zA-Z0-9_-]{1,24}$")
-    command: list[str] | None = None
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["command"], "properties": {"command": {"type": "array"}}},
+                {"required": ["url"], "properties": {"url": {"type": "string"}}},
+            ]
+        },
+    )
+    command: list[Annotated[str, Field(min_length=1)]] | None = Field(default=None, min_length=1)
     env: dict[str, str] = Field(default_factory=dict)
-    url: str | None = None
+    url: str | None = Field(default=None, pattern=r"^https?://")
     # Header name → the environment variable holding its value (secrets stay out of the file).
     headers_env: dict[str, str] = Field(default_factory=dict)
     # Only these tools of the server (all when None).
@@ -93,3 +103,24 @@ class AgentEntry(_Strict):
         if dupes:
             raise ValueError(f"tool source names must be unique: {', '.join(dupes)}")
         return self
+
+
+class HttpMcpServerEntry(McpServerEntry):
+    """An MCP server a tenant may declare over the API: streamable HTTP only (stdio is the catalogue's)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=None)
+    command: None = None  # type: ignore[assignment]
+    url: str = Field(pattern=r"^https?://")  # type: ignore[assignment]
+
+
+class HttpOpenApiEntry(OpenApiEntry):
+    """An OpenAPI tool source a tenant may declare over the API: an http(s) document (files are the catalogue's)."""
+
+    spec: str = Field(pattern=r"^https?://")
+
+
+class TenantAgentEntry(AgentEntry):
+    """What `POST /api/agents` takes: an agent whose tool sources are reachable over HTTP only."""
+
+    mcp: list[HttpMcpServerEntry] = Field(default_factory=list)  # type: ignore[assignment]
+    openapi: list[HttpOpenApiEntry] = Field(default_factory=list)  # type: ignore[assignment]

@@ -158,6 +158,10 @@ ROUTE_ERRORS: dict[tuple[str, str], dict[int, str]] = {
     ("post", "/v1/audio/transcriptions"): _UPSTREAM,
     ("post", "/v1/audio/speech"): {**_UPSTREAM, **_NOT_JSON},
     ("post", "/admin/keys"): _NOT_JSON,
+    ("post", "/api/agents"): {409: "An agent of that name exists"},
+    ("post", "/api/agents/runs/{run_id}/resume"): {409: "The run is not waiting for an approval"},
+    ("post", "/api/agents/runs/{run_id}/cancel"): {409: "The run has ended, or runs in another process"},
+    ("post", "/api/smart-agents"): {409: "A smart agent of that name exists"},
 }
 # Successful answers FastAPI cannot see (a route returning a Response picks its status itself).
 EXTRA_OK: dict[tuple[str, str], dict[str, str]] = {
@@ -165,11 +169,16 @@ EXTRA_OK: dict[tuple[str, str], dict[str, str]] = {
 }
 # Operations whose 200 is not JSON.
 MEDIA_ROUTES: dict[tuple[str, str], str] = {("get", "/admin/audit/export"): "text/csv"}
+# Operations whose 200 is JSON, or another media type when a parameter asks for it (`format=csv`).
+ALT_MEDIA: dict[tuple[str, str], str] = {("get", "/api/leads"): "text/csv"}
 # Operations whose 200 may be a stream of Server-Sent Events (all of it, or when the body asks for it).
 SSE_ROUTES: dict[tuple[str, str], bool] = {
     ("post", "/v1/chat/completions"): False,  # JSON, or SSE with "stream": true
     ("post", "/chat"): True,
     ("post", "/resume"): True,
+    ("post", "/api/agents/{name}/runs"): False,  # the run as JSON, or its events with "stream": true
+    ("post", "/api/agents/runs/{run_id}/resume"): False,
+    ("post", "/rag-chat"): True,
 }
 
 
@@ -200,6 +209,8 @@ def _no_null_form_fields(schema: dict[str, Any], body: dict[str, Any]) -> None:
     ref = body.get("$ref", "")
     target = schema["components"]["schemas"].get(ref.rsplit("/", 1)[-1]) if ref else body
     for prop in (target or {}).get("properties", {}).values():
+        if prop.get("format") == "binary" or "contentMediaType" in prop:
+            prop.setdefault("minLength", 1)  # an empty file is refused (400 empty_file)
         options = prop.get("anyOf")
         if options and {"type": "null"} in options:
             rest = [o for o in options if o != {"type": "null"}]
@@ -245,6 +256,10 @@ def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
                     "description": "Successful Response",
                     "content": {media: {"schema": {"type": "string"}}},
                 }
+            alt = ALT_MEDIA.get((method, path))
+            if alt is not None:
+                ok = responses.setdefault("200", {"description": "Successful Response"})
+                ok.setdefault("content", {})[alt] = {"schema": {"type": "string"}}
             only_sse = SSE_ROUTES.get((method, path))
             if only_sse is not None:
                 ok = responses.setdefault("200", {"description": "Successful Response"})

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from nexus.routing.ab import AbPolicy, Arm, RouteOverrides
 from nexus.routing.base import RouteContext
@@ -43,7 +43,25 @@ PROMPT_CHARS = 8000  # what a routed turn keeps of its prompt
 REPORT_PROMPTS = 50  # decisions compared (served vs candidate) in a retrain's report
 
 
+def _given(name: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"required": [name], "properties": {name: schema}}
+
+
 class FeedbackIn(BaseModel):
+    # What the validator below checks, said in the schema: one id and one rating, not null.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "allOf": [
+                {
+                    "anyOf": [
+                        _given("work_order_id", {"type": "string", "minLength": 1}),
+                        _given("request_id", {"type": "string", "minLength": 1}),
+                    ]
+                },
+                {"anyOf": [_given("rating", {"enum": ["up", "down"]}), _given("score", {"type": "number"})]},
+            ]
+        }
+    )
     work_order_id: str | None = Field(default=None, max_length=64)
     request_id: str | None = Field(default=None, max_length=64)
     rating: Literal["up", "down"] | None = None

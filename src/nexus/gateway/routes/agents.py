@@ -18,7 +18,7 @@ from starlette.responses import Response, StreamingResponse
 
 from nexus.agents import ApprovalRequest, RunHandle, RunRequest, RunView
 from nexus.agents.service import SESSION_PATTERN, HistoryMessage
-from nexus.config.agents import AgentEntry
+from nexus.config.agents import TenantAgentEntry
 from nexus.gateway.deps import AdminDep, caller_of, services_of
 from nexus.gateway.errors import APIError
 from nexus.gateway.server import ShutdownSignal, ShuttingDown, until_shutdown
@@ -65,7 +65,7 @@ async def list_agents(request: Request) -> dict[str, Any]:
     status_code=201,
     summary="Create one of this tenant's agents (an admin of the tenant)",
 )
-async def create_agent(spec: AgentEntry, request: Request, _: AdminDep) -> dict[str, Any]:
+async def create_agent(spec: TenantAgentEntry, request: Request, _: AdminDep) -> dict[str, Any]:
     return await services_of(request).agents.create_agent(_caller(request), spec)
 
 

@@ -63,7 +63,8 @@ def cursor(items: list[dict[str, Any]], limit: int, after: str | None) -> dict[s
 async def create_file(
     request: Request,
     file: Annotated[UploadFile, File(description="the document: PDF, DOCX, HTML, Markdown or text")],
-    purpose: Annotated[str, Form()] = "assistants",
+    # The handler answers any other value with 400 invalid_purpose (OpenAI's code); the schema says so.
+    purpose: Annotated[str, Form(json_schema_extra={"enum": ["assistants", "user_data"]})] = "assistants",
 ) -> dict[str, Any]:
     data = await file.read()
     upload = await documents_of(request).upload(

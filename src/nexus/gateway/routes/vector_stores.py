@@ -6,7 +6,7 @@ a 404 like a missing one. Shapes follow OpenAI's published API, so the official 
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
@@ -24,6 +24,10 @@ POLL_AFTER_MS = "100"
 STATUSES = ("in_progress", "completed", "failed", "cancelled")
 # Our failure codes in OpenAI's three (the message keeps ours).
 LAST_ERROR_CODES = {"unsupported_type": "unsupported_file", "internal_error": "server_error"}
+
+
+# A search query with something to search for (blank ones are a 400).
+Query = Annotated[str, Field(pattern=r"\S")]
 
 
 class CreateVectorStore(BaseModel):
@@ -55,9 +59,11 @@ class AttachFile(BaseModel):
 
 
 class SearchBody(BaseModel):
-    query: str | list[str]
+    query: Query | Annotated[list[Query], Field(min_length=1)]
     max_num_results: int = Field(default=10, ge=1, le=50)
-    filters: dict[str, Any] | None = None
+    # Attribute filters are not supported: the handler answers 400 unsupported_parameter; the schema says
+    # the field must be absent or null.
+    filters: dict[str, Any] | None = Field(default=None, json_schema_extra={"type": "null"})
     ranking_options: dict[str, Any] | None = None
     rewrite_query: bool = False
 
