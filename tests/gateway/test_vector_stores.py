@@ -310,6 +310,14 @@ def test_refused_uploads_are_clear_4xx_in_the_openai_shape(gw: GatewayServer, ke
         sdk.files.create(file=("a.txt", b"text"), purpose="fine-tune")
     assert purpose.value.code == "invalid_purpose"
     auth = {"Authorization": f"Bearer {keys['alice']}"}
+    # An empty purpose field is a wrong purpose, not a missing one (found by schemathesis).
+    r = httpx.post(
+        gw.base_url + "/v1/files", data={"purpose": ""}, files={"file": ("a.txt", b"text")}, headers=auth
+    )
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_purpose", r.text
+    # Absent, it defaults to "assistants".
+    r = httpx.post(gw.base_url + "/v1/files", files={"file": ("a.txt", b"text")}, headers=auth)
+    assert r.status_code == 200 and r.json()["purpose"] == "assistants", r.text
     # Past the server's body limit: refused on the declared length, before it is read.
     status, body = declare_and_read(gw, "/v1/files", keys["alice"], 200 << 20)  # a 200 MB upload
     assert status == 413 and b'"code":"request_too_large"' in body, body

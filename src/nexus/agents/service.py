@@ -21,6 +21,7 @@ from nexus.agents.runtime import AgentRuntime, Approval, RunScope
 from nexus.agents.toolbox import Toolbox, Toolset, validate_sources
 from nexus.agents.tools.base import ToolCall
 from nexus.config.agents import AgentEntry
+from nexus.jsontypes import JsonBool
 
 SESSION_PATTERN = r"^[A-Za-z0-9._:-]{1,64}$"
 
@@ -50,7 +51,7 @@ class RunRequest(BaseModel):
 class ApprovalRequest(BaseModel):
     """approve all waiting calls (or deny: false), or decide per call id in `calls`."""
 
-    approve: bool = True
+    approve: JsonBool = True
     calls: dict[str, bool] | None = None
 
 

@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from nexus.jsontypes import JsonBool, JsonFloat, JsonInt
+
 AUTO_MODEL = "nexus-auto"
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 # What OpenAI-style function names allow; MCP and OpenAPI tool names are prefixed into this shape.
@@ -22,15 +24,15 @@ class MemoryPolicy(_Strict):
     restarts); `none`: every run starts fresh. Only the last `max_turns` turns are sent to the model."""
 
     mode: Literal["session", "none"] = "session"
-    max_turns: int = Field(default=20, ge=1, le=1000)
+    max_turns: JsonInt = Field(default=20, ge=1, le=1000)
 
 
 class AgentLimits(_Strict):
-    max_steps: int = Field(default=8, ge=1, le=100, description="model calls per run")
-    timeout_s: float = Field(default=300.0, gt=0, le=3600, description="active time per run")
-    max_cost_usd: float | None = Field(default=None, ge=0)
-    tool_timeout_s: float = Field(default=30.0, gt=0, le=600)
-    max_parallel_tools: int = Field(default=4, ge=1, le=32)
+    max_steps: JsonInt = Field(default=8, ge=1, le=100, description="model calls per run")
+    timeout_s: JsonFloat = Field(default=300.0, gt=0, le=3600, description="active time per run")
+    max_cost_usd: JsonFloat | None = Field(default=None, ge=0)
+    tool_timeout_s: JsonFloat = Field(default=30.0, gt=0, le=600)
+    max_parallel_tools: JsonInt = Field(default=4, ge=1, le=32)
 
 
 class McpServerEntry(_Strict):
@@ -54,7 +56,7 @@ class McpServerEntry(_Strict):
     headers_env: dict[str, str] = Field(default_factory=dict)
     # Only these tools of the server (all when None).
     tools: list[str] | None = None
-    require_approval: bool = False
+    require_approval: JsonBool = False
 
     @model_validator(mode="after")
     def _one_transport(self) -> McpServerEntry:
@@ -76,7 +78,7 @@ class OpenApiEntry(_Strict):
     base_url: str | None = None
     operations: list[str] | None = None
     headers_env: dict[str, str] = Field(default_factory=dict)
-    require_approval: bool = False
+    require_approval: JsonBool = False
 
 
 class AgentEntry(_Strict):
@@ -84,7 +86,7 @@ class AgentEntry(_Strict):
     description: str = ""
     instructions: str = "You are a helpful assistant. Use the tools when they help; answer concisely."
     model: str = Field(default=AUTO_MODEL, min_length=1)
-    temperature: float | None = Field(default=None, ge=0, le=2)
+    temperature: JsonFloat | None = Field(default=None, ge=0, le=2)
     # Registered tools by name (built-ins: calculator, http_request, run_python, retrieval).
     tools: list[str] = Field(default_factory=list)
     # Per-tool options, e.g. {"retrieval": {"collection": "handbook"}}.

@@ -41,6 +41,8 @@ async def parse_body(request: Request, model: type[M]) -> M:
 
 # Schemas referenced by hand-parsed routes; app.py merges them into the OpenAPI components.
 EXTRA_SCHEMAS: dict[str, dict[str, Any]] = {}
+# The models of those routes (tests walk every body model the gateway reads).
+BODY_MODELS: list[type[BaseModel]] = []
 
 
 def body_schema(model: type[BaseModel]) -> dict[str, Any]:
@@ -48,6 +50,7 @@ def body_schema(model: type[BaseModel]) -> dict[str, Any]:
     schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
     EXTRA_SCHEMAS.update(schema.pop("$defs", {}))
     EXTRA_SCHEMAS[model.__name__] = schema
+    BODY_MODELS.append(model)
     return {
         "requestBody": {
             "required": True,

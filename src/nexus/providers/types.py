@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from nexus.jsontypes import JsonBool, JsonFloat, JsonIntOrNone
+
 
 class _Open(BaseModel):
     model_config = ConfigDict(extra="allow")
@@ -36,28 +38,28 @@ class ChatMessage(_Open):
 
 
 class StreamOptions(_Open):
-    include_usage: bool | None = None
+    include_usage: JsonBool | None = None
 
 
 class ChatRequest(_Open):
     model: str = Field(min_length=1)
     messages: list[ChatMessage] = Field(min_length=1)
-    temperature: float | None = Field(default=None, ge=0, le=2)
-    top_p: float | None = Field(default=None, ge=0, le=1)
-    max_tokens: int | None = Field(default=None, ge=1)
-    max_completion_tokens: int | None = Field(default=None, ge=1)
-    n: int | None = Field(default=None, ge=1, le=1)
-    stream: bool | None = False
+    temperature: JsonFloat | None = Field(default=None, ge=0, le=2)
+    top_p: JsonFloat | None = Field(default=None, ge=0, le=1)
+    max_tokens: JsonIntOrNone = Field(default=None, ge=1)
+    max_completion_tokens: JsonIntOrNone = Field(default=None, ge=1)
+    n: JsonIntOrNone = Field(default=None, ge=1, le=1)
+    stream: JsonBool | None = False
     stream_options: StreamOptions | None = None
     stop: str | list[str] | None = None
     tools: list[dict[str, Any]] | None = None
     tool_choice: str | dict[str, Any] | None = None
     response_format: dict[str, Any] | None = None
-    seed: int | None = None
+    seed: JsonIntOrNone = None
     user: str | None = None
     # Nexus's own: the request's total time in seconds, across retries and fallbacks (capped by
     # NEXUS_REQUEST_TIMEOUT_MAX_S); never sent upstream.
-    timeout: float | None = Field(default=None, gt=0)
+    timeout: JsonFloat | None = Field(default=None, gt=0)
 
     def wire(self, model: str | None = None) -> dict[str, Any]:
         """The request as an OpenAI JSON body, optionally with the upstream model name."""

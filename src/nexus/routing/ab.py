@@ -18,12 +18,14 @@ from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
+from nexus.jsontypes import JsonBool, JsonFloat
+
 
 class Arm(BaseModel):
     name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
-    weight: float = Field(ge=0.0)
-    cost_lambda: float | None = Field(default=None, ge=0.0)
-    feedback: bool = True  # use the tenant's promoted feedback model
+    weight: JsonFloat = Field(ge=0.0)
+    cost_lambda: JsonFloat | None = Field(default=None, ge=0.0)
+    feedback: JsonBool = True  # use the tenant's promoted feedback model
 
 
 class AbPolicy(BaseModel):

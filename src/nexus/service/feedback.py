@@ -23,6 +23,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from nexus.jsontypes import JsonBool, JsonFloat, JsonIntOrNone
 from nexus.routing.ab import AbPolicy, Arm, RouteOverrides
 from nexus.routing.base import RouteContext
 from nexus.routing.feedback import FeedbackModel, Rating
@@ -65,7 +66,7 @@ class FeedbackIn(BaseModel):
     work_order_id: str | None = Field(default=None, max_length=64)
     request_id: str | None = Field(default=None, max_length=64)
     rating: Literal["up", "down"] | None = None
-    score: float | None = Field(default=None, ge=0.0, le=1.0)
+    score: JsonFloat | None = Field(default=None, ge=0.0, le=1.0)
     label: str | None = Field(default=None, max_length=64)
     comment: str | None = Field(default=None, max_length=4000)
 
@@ -86,9 +87,9 @@ class FeedbackIn(BaseModel):
 
 class RouterSettingsIn(BaseModel):
     arms: list[Arm] | None = None
-    cache_enabled: bool | None = None
-    cache_threshold: float | None = Field(default=None, gt=0.0, le=1.0)
-    cache_ttl_s: int | None = Field(default=None, gt=0)
+    cache_enabled: JsonBool | None = None
+    cache_threshold: JsonFloat | None = Field(default=None, gt=0.0, le=1.0)
+    cache_ttl_s: JsonIntOrNone = Field(default=None, gt=0)
 
 
 @dataclass(frozen=True, slots=True)

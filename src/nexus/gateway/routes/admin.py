@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from nexus.gateway.deps import AdminDep, GlobalAdminDep, ServicesDep
 from nexus.gateway.errors import APIError
 from nexus.guard import GuardOverrides
+from nexus.jsontypes import JsonBool, JsonFloat, JsonIntOrNone
 from nexus.routing.prototypes import PrototypeError
 from nexus.runtime.broadcast import BUDGETS, publish_catalogue
 from nexus.service.budgets import BudgetRule
@@ -39,7 +40,7 @@ async def reload_catalogue(_: GlobalAdminDep, services: ServicesDep) -> dict[str
 
 class PrototypeBody(BaseModel):
     text: str | None = Field(default=None, min_length=1, max_length=4000)
-    index: int | None = Field(default=None, ge=0, le=1_000_000)
+    index: JsonIntOrNone = Field(default=None, ge=0, le=1_000_000)
 
 
 def _prototypes(services: ServicesDep, model_id: str) -> Any:
@@ -89,26 +90,26 @@ def remove_prototype(
 class TenantCreate(BaseModel):
     id: str = Field(pattern=TENANT_ID)
     name: str = Field(default="", max_length=200)
-    rpm: int | None = Field(default=None, ge=1, le=1_000_000_000)
-    tpm: int | None = Field(default=None, ge=1, le=1_000_000_000)
+    rpm: JsonIntOrNone = Field(default=None, ge=1, le=1_000_000_000)
+    tpm: JsonIntOrNone = Field(default=None, ge=1, le=1_000_000_000)
 
 
 class TenantUpdate(BaseModel):
     name: str | None = Field(default=None, max_length=200)
-    rpm: int | None = Field(
+    rpm: JsonIntOrNone = Field(
         default=None, ge=0, le=1_000_000_000, description="0 clears the tenant's own limit"
     )
-    tpm: int | None = Field(
+    tpm: JsonIntOrNone = Field(
         default=None, ge=0, le=1_000_000_000, description="0 clears the tenant's own limit"
     )
-    disabled: bool | None = None
+    disabled: JsonBool | None = None
 
 
 class BudgetSet(BaseModel):
     period: Literal["day", "month"]
     metric: Literal["tokens", "cost"]
-    limit: float = Field(gt=0, le=1e15)
-    hard: bool = True
+    limit: JsonFloat = Field(gt=0, le=1e15)
+    hard: JsonBool = True
     api_key_id: str | None = Field(default=None, max_length=64)
 
 

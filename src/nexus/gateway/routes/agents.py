@@ -23,6 +23,7 @@ from nexus.gateway.deps import AdminDep, caller_of, services_of
 from nexus.gateway.errors import APIError
 from nexus.gateway.server import ShutdownSignal, ShuttingDown, until_shutdown
 from nexus.gateway.streaming import SHUTDOWN_CODE, SHUTDOWN_MESSAGE, shutdown_of
+from nexus.jsontypes import JsonBool
 from nexus.providers.types import ChatRequest, new_completion_id
 from nexus.service.identity import Caller
 
@@ -43,11 +44,11 @@ class RunBody(BaseModel):
         default=None, pattern=SESSION_PATTERN, description="continue this session's memory"
     )
     history: list[HistoryMessage] = Field(default_factory=list, max_length=1000)
-    stream: bool = Field(default=False, description="Server-Sent Events of the run's events")
+    stream: JsonBool = Field(default=False, description="Server-Sent Events of the run's events")
 
 
 class ResumeBody(ApprovalRequest):
-    stream: bool = False
+    stream: JsonBool = False
 
 
 def _caller(request: Request) -> Caller:

@@ -17,6 +17,7 @@ from starlette.responses import PlainTextResponse, Response
 from nexus.gateway.body import body_schema, parse_body
 from nexus.gateway.deps import caller_of, services_of
 from nexus.gateway.errors import APIError
+from nexus.jsontypes import JsonFloat
 from nexus.providers.audio import SpeechFormat, SpeechRequest, Transcription, TranscriptionRequest
 from nexus.voice.pcm import CONTENT_TYPES, EXTENSIONS, sniff, wav_seconds
 
@@ -77,7 +78,7 @@ class SpeechBody(BaseModel):
     input: str = Field(min_length=1, max_length=4096)
     voice: str = Field(default="alloy", min_length=1, max_length=64)
     response_format: SpeechFormat = "mp3"
-    speed: float | None = Field(default=None, ge=0.25, le=4.0)
+    speed: JsonFloat | None = Field(default=None, ge=0.25, le=4.0)
     instructions: str | None = Field(default=None, max_length=4096)
     stream_format: Literal["audio"] | None = Field(default=None, description="only 'audio' (no SSE)")
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from nexus.faq.compare import CompareService
 from nexus.gateway.deps import ServicesDep, caller_of
+from nexus.jsontypes import JsonFloat
 
 router = APIRouter(prefix="/api", tags=["compare"])
 
@@ -17,7 +18,7 @@ router = APIRouter(prefix="/api", tags=["compare"])
 class CompareRequest(BaseModel):
     prompt: str = Field(min_length=1, max_length=100_000)
     models: list[str] = Field(min_length=2, max_length=2)
-    timeout_s: float = Field(default=30.0, gt=0, le=300)
+    timeout_s: JsonFloat = Field(default=30.0, gt=0, le=300)
 
 
 @router.post("/compare", summary="Run one prompt on two models at once; a slow side is cut at the timeout")

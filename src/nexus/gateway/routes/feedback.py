@@ -17,6 +17,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from nexus.gateway.deps import AdminDep, ServicesDep, caller_of, scope_of
+from nexus.jsontypes import JsonIntOrNone
 from nexus.service.feedback import FeedbackIn, RouterSettingsIn
 
 router = APIRouter(tags=["routing"])
@@ -49,7 +50,7 @@ async def retrain(tenant: str, request: Request, _: AdminDep, services: Services
 
 
 class PromoteBody(BaseModel):
-    version: int | None = Field(default=None, ge=1)
+    version: JsonIntOrNone = Field(default=None, ge=1)
 
 
 @admin.post("/{tenant}/promote", summary="Serve the tenant's candidate router (admin)")

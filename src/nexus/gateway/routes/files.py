@@ -66,6 +66,10 @@ async def create_file(
     # The handler answers any other value with 400 invalid_purpose (OpenAI's code); the schema says so.
     purpose: Annotated[str, Form(json_schema_extra={"enum": ["assistants", "user_data"]})] = "assistants",
 ) -> dict[str, Any]:
+    # A form field sent empty reads as absent to FastAPI (so as the default); an empty purpose is not
+    # one of the two, so it is refused like any other (the form is parsed once and cached).
+    if (await request.form()).get("purpose") == "":
+        purpose = ""
     data = await file.read()
     upload = await documents_of(request).upload(
         caller_of(request, DOOR), data, file.filename or "upload", purpose

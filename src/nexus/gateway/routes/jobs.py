@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse
 from nexus.gateway.deps import AdminDep, ServicesDep, caller_of, principal_of
 from nexus.gateway.errors import APIError
 from nexus.jobs import InvalidPayload, JobConflict, JobEngine, JobQueue, JobView, UnknownJobKind
+from nexus.jsontypes import JsonInt
 from nexus.runtime import Services
 from nexus.service.sessions import SESSION_ID_RULE
 from nexus.service.work_orders import WorkOrderSubmission
@@ -25,7 +26,7 @@ JOB_STATUSES = ("queued", "running", "done", "failed", "cancelled", "dead")
 
 class WorkOrderCreate(BaseModel):
     content: str = Field(min_length=1, max_length=200_000)
-    priority: int = Field(default=0, ge=-100, le=100, description="higher runs sooner")
+    priority: JsonInt = Field(default=0, ge=-100, le=100, description="higher runs sooner")
     session_id: str | None = Field(
         default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$", description=SESSION_ID_RULE
     )

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from nexus.gateway.body import body_schema, parse_body
 from nexus.gateway.deps import AdminDep, ServicesDep
 from nexus.gateway.errors import APIError
+from nexus.jsontypes import JsonIntOrNone
 from nexus.service.keys import create_api_key, parse_budget
 from nexus.store import TenantScope
 
@@ -20,8 +21,8 @@ class KeyCreate(BaseModel):
     name: str = Field(default="", max_length=200)
     role: Literal["member", "admin", "global_admin"] = "member"
     tenant: str | None = Field(default=None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._-]+$")
-    rpm: int | None = Field(default=None, ge=1, le=1_000_000_000)
-    tpm: int | None = Field(default=None, ge=1, le=1_000_000_000)
+    rpm: JsonIntOrNone = Field(default=None, ge=1, le=1_000_000_000)
+    tpm: JsonIntOrNone = Field(default=None, ge=1, le=1_000_000_000)
     budget: str | None = Field(
         default=None,
         max_length=64,

@@ -24,6 +24,7 @@ from nexus.gateway.render_openai import auto_completion, auto_stream, explicit_c
 from nexus.gateway.routes.agents import AGENT_PREFIX, openai_agent
 from nexus.gateway.routes.rag import with_grounding
 from nexus.gateway.streaming import shutdown_of
+from nexus.jsontypes import JsonIntOrNone
 from nexus.pipeline.events import FinalData
 from nexus.providers.tokens import estimate_tokens
 from nexus.providers.types import ChatRequest
@@ -131,7 +132,7 @@ class EmbeddingRequest(BaseModel):
     model: str = "all-MiniLM-L6-v2"
     # The official SDK asks for base64 unless told otherwise.
     encoding_format: Literal["float", "base64"] | None = None
-    dimensions: int | None = Field(default=None, ge=1)
+    dimensions: JsonIntOrNone = Field(default=None, ge=1)
     user: str | None = None
 
 

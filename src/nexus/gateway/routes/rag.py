@@ -18,6 +18,7 @@ from starlette.responses import Response, StreamingResponse
 from nexus.gateway.deps import caller_of
 from nexus.gateway.routes.chat import SSE_HEADERS
 from nexus.gateway.routes.files import documents_of
+from nexus.jsontypes import JsonInt
 from nexus.rag.answer import RagEvent
 from nexus.service.chat import AUTO_MODEL
 from nexus.service.documents import GroundedChat
@@ -33,8 +34,8 @@ class RagChatBody(BaseModel):
         min_length=1, max_length=20, validation_alias=AliasChoices("vector_store_ids", "collections")
     )
     model: str = Field(default=AUTO_MODEL, min_length=1)
-    k: int = Field(default=8, ge=1, le=50)
-    budget_tokens: int = Field(default=1200, ge=100, le=16_000)
+    k: JsonInt = Field(default=8, ge=1, le=50)
+    budget_tokens: JsonInt = Field(default=1200, ge=100, le=16_000)
 
 
 def _sse(kind: str, data: dict[str, Any]) -> bytes:

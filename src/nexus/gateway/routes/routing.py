@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from nexus.gateway.deps import services_of
 from nexus.gateway.errors import APIError
+from nexus.jsontypes import JsonFloat
 from nexus.routing.base import Decision, RouteContext
 from nexus.routing.policy import NoModelAvailableError
 from nexus.routing.router import Router
@@ -38,7 +39,7 @@ class RouteRequest(BaseModel):
     )
     session_model: str | None = None
     allowed_models: list[str] | None = Field(default=None, min_length=1)
-    cost_lambda: float | None = Field(default=None, ge=0)
+    cost_lambda: JsonFloat | None = Field(default=None, ge=0)
 
     @model_validator(mode="after")
     def _one_input(self) -> RouteRequest:

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from nexus.gateway.deps import caller_of
 from nexus.gateway.errors import APIError
 from nexus.gateway.routes.files import cursor, documents_of
+from nexus.jsontypes import JsonBool, JsonInt
 from nexus.rag.types import CollectionInfo, SearchHit
 from nexus.rag.uploads import Batch
 from nexus.service.documents import StoreFile, upload_id_of
@@ -60,12 +61,12 @@ class AttachFile(BaseModel):
 
 class SearchBody(BaseModel):
     query: Query | Annotated[list[Query], Field(min_length=1)]
-    max_num_results: int = Field(default=10, ge=1, le=50)
+    max_num_results: JsonInt = Field(default=10, ge=1, le=50)
     # Attribute filters are not supported: the handler answers 400 unsupported_parameter; the schema says
     # the field must be absent or null.
     filters: dict[str, Any] | None = Field(default=None, json_schema_extra={"type": "null"})
     ranking_options: dict[str, Any] | None = None
-    rewrite_query: bool = False
+    rewrite_query: JsonBool = False
 
 
 def _ts(value: Any) -> int:
