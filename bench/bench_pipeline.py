@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator
@@ -21,6 +22,7 @@ import httpx
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ["NEXUS_BENCH_KEY"] = "bench"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.pipeline.harness
 
 from nexus.config.catalogue import ModelEntry  # noqa: E402
 from nexus.providers import registry  # noqa: E402
@@ -99,7 +101,7 @@ async def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="nexus-bench-pipeline-"))
     app = make(tmp)
     async with app.router.lifespan_context(app):
-        pipeline = app.state.pipeline
+        pipeline = app.state.services.pipeline
         single = "Write a short poem about the sea at night"
         for _ in range(20):
             await drain(pipeline, single)
@@ -126,7 +128,7 @@ async def main() -> None:
             events = await drain(pipeline, fan)
             walls.append((time.perf_counter() - t0) * 1000)
         routed = next(e for e in events if e.type == "routed").data
-        models = [s["model"] for s in routed["subtasks"]]
+        models = routed.models
         slowest = max(LATENCY.get(m, 0) for m in models) * 1000
         bound = slowest + LATENCY["agg"] * 1000 + 20
         print(
