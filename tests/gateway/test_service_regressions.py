@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 from tests.pipeline.conftest import classifier_cache, fakes  # noqa: F401  (fixtures)
-from tests.pipeline.harness import MODELS, TEST_KEY, parse_sse, serving, write_test_catalogue
+from tests.pipeline.harness import MODELS, TEST_KEY, make_app, parse_sse, write_test_catalogue
 
 from nexus.config.settings import Settings
 from nexus.providers.types import ChatMessage, ChatRequest
@@ -28,8 +28,13 @@ def gw(
     classifier_cache: Path,  # noqa: F811
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[GatewayServer]:
-    with serving(tmp_path_factory.mktemp("regress"), fakes, classifier_cache, auth="off") as server:
+    d = tmp_path_factory.mktemp("regress")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("NEXUS_TEST_KEY", TEST_KEY)
+    settings = Settings(data_dir=d, config=write_test_catalogue(d / "catalogue.yaml", fakes), auth="off")
+    with GatewayServer(settings, app=make_app(settings, classifier_cache)) as server:
         yield server
+    mp.undo()
 
 
 @pytest.fixture(autouse=True)

@@ -17,9 +17,11 @@ if up is not None and st.button("Extract FAQs", key="faq_extract"):
     files = {"file": (up.name, up.getvalue(), up.type or "application/octet-stream")}
     doc: Any = common.call(c.request, "POST", "/api/faqs/extract", files=files)
     if isinstance(doc, dict):
-        st.session_state["faq_doc"] = doc["id"]
+        # A keyed widget keeps its own state across reruns (its `value=` is read once): the new id goes
+        # into that state, before the widget is drawn in this run.
+        st.session_state["faq_doc_id"] = doc["id"]
 
-doc_id = st.text_input("Document id", value=st.session_state.get("faq_doc", ""), key="faq_doc_id")
+doc_id = st.text_input("Document id", key="faq_doc_id")
 if doc_id:
     doc = common.call(c.get, f"/api/faqs/documents/{doc_id}")
     if isinstance(doc, dict):
