@@ -112,7 +112,9 @@ def test_a_smart_agent_chat_fills_the_leads_table(ui: dict[str, Any], env: Env, 
     expect(page.get_by_text("No leads yet")).to_be_visible()
     page.get_by_text("Create an agent").first.click()
     page.get_by_label("Name", exact=True).fill("shop-desk")
-    page.get_by_label("FAQs: one per line, 'question | answer'").fill("Do you ship abroad? | Yes, to 40 countries.")
+    page.get_by_label("FAQs: one per line, 'question | answer'").fill(
+        "Do you ship abroad? | Yes, to 40 countries."
+    )
     page.get_by_role("button", name="Create", exact=True).click()
     expect(page.get_by_text("Agent shop-desk created with 1 FAQs.")).to_be_visible()
     _settle(page)
