@@ -71,7 +71,7 @@ router = APIRouter(tags=["telegram"], lifespan=_lifespan)
 
 
 def webhook_of(conn: HTTPConnection) -> WebhookBot:
-    hook = getattr(conn.app.state, "telegram", None)
+    hook = conn.app.state.telegram  # set by this router's lifespan: None when not configured
     if hook is None:
         raise not_found("Telegram is not configured on this gateway.", code="telegram_not_configured")
     return cast(WebhookBot, hook)
