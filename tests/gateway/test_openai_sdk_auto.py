@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from openai import BadRequestError, OpenAI
 from tests.pipeline.conftest import classifier_cache, fakes  # noqa: F401  (fixtures)
-from tests.pipeline.harness import MODELS, TEST_KEY, serving
+from tests.pipeline.harness import MODELS, TEST_KEY, make_app, write_test_catalogue
 
 from nexus.config.settings import Settings
 from nexus.testing import FakeOpenAI, Reply, ToolCall
@@ -33,10 +33,14 @@ def gw(
     classifier_cache: Path,  # noqa: F811
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[GatewayServer]:
-    with serving(
-        tmp_path_factory.mktemp("sdk"), fakes, classifier_cache, {"subtask_timeout_s": 10.0}, auth="off"
-    ) as server:
+    d = tmp_path_factory.mktemp("sdk")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("NEXUS_TEST_KEY", TEST_KEY)
+    catalogue = write_test_catalogue(d / "catalogue.yaml", fakes, subtask_timeout_s=10.0)
+    settings = Settings(data_dir=d, config=catalogue, auth="off")
+    with GatewayServer(settings, app=make_app(settings, classifier_cache)) as server:
         yield server
+    mp.undo()
 
 
 @pytest.fixture(autouse=True)

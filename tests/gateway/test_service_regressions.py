@@ -83,6 +83,7 @@ def test_a_routed_work_order_links_its_model_calls(gw: GatewayServer) -> None:
     )
     assert r.status_code == 200, r.text
     wo = r.json()["nexus"]["work_order_id"]
+    gw.call(gw.services.accounting.flush())  # written off the request path: wait for this instance's queue
     order = httpx.get(gw.base_url + f"/api/work-orders/{wo}").json()
     assert order["request_id"] == "req-link-1" and order["route"] == "pipeline"
     assert order["calls"], "the pipeline's model calls are not linked to its work order"

@@ -15,9 +15,10 @@ import openai
 import pytest
 from openai import OpenAI
 from tests.pipeline.conftest import classifier_cache, fakes  # noqa: F401  (fixtures)
-from tests.pipeline.harness import serving
+from tests.pipeline.harness import TEST_KEY, make_app, write_test_catalogue
 from tests.rag.docs import make_docx, make_pdf, make_zip_bomb_docx
 
+from nexus.config.settings import Settings
 from nexus.service.documents import file_row_id
 from nexus.service.keys import create_api_key
 from nexus.testing import FakeOpenAI
@@ -46,16 +47,21 @@ def gw(
     classifier_cache: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[GatewayServer]:
-    with serving(
-        tmp_path_factory.mktemp("docs"),
-        fakes,
-        classifier_cache,
+    d = tmp_path_factory.mktemp("docs")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("NEXUS_TEST_KEY", TEST_KEY)
+    settings = Settings(
+        data_dir=d,
+        config=write_test_catalogue(d / "catalogue.yaml", fakes),
+        auth="on",
         attempt_timeout_s=5,
         total_timeout_s=10,
         max_retries=0,
         rag_max_file_bytes=MAX_FILE,
-    ) as server:
+    )
+    with GatewayServer(settings, app=make_app(settings, classifier_cache)) as server:
         yield server
+    mp.undo()
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,9 @@ import httpx
 import pytest
 from openai import OpenAI
 from tests.pipeline.conftest import classifier_cache, fakes  # noqa: F401  (fixtures)
-from tests.pipeline.harness import parse_sse, serving
+from tests.pipeline.harness import TEST_KEY, make_app, parse_sse, write_test_catalogue
 
+from nexus.config.settings import Settings
 from nexus.rag.citations import NO_ANSWER, NOT_FOUND
 from nexus.service.keys import create_api_key
 from nexus.store import TenantScope
@@ -38,15 +39,20 @@ During fog the diaphone horn sounds two blasts every minute.
 def gw(
     fakes: dict[str, FakeOpenAI], classifier_cache: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[GatewayServer]:
-    with serving(
-        tmp_path_factory.mktemp("ragchat"),
-        fakes,
-        classifier_cache,
+    d = tmp_path_factory.mktemp("ragchat")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("NEXUS_TEST_KEY", TEST_KEY)
+    settings = Settings(
+        data_dir=d,
+        config=write_test_catalogue(d / "catalogue.yaml", fakes),
+        auth="on",
         attempt_timeout_s=5,
         total_timeout_s=10,
         max_retries=0,
-    ) as server:
+    )
+    with GatewayServer(settings, app=make_app(settings, classifier_cache)) as server:
         yield server
+    mp.undo()
 
 
 @pytest.fixture(scope="module")

@@ -14,10 +14,11 @@ import httpx
 import pytest
 import typer
 from tests.pipeline.conftest import classifier_cache, fakes  # noqa: F401  (fixtures)
-from tests.pipeline.harness import TEST_KEY, serving
+from tests.pipeline.harness import TEST_KEY, make_app, write_test_catalogue
 from typer.testing import CliRunner
 
 from nexus.cli.heartbeat import heartbeat_cmd
+from nexus.config.settings import Settings
 from nexus.ops.history import History
 from nexus.ops.types import CheckResult
 from nexus.service.keys import create_api_key
@@ -29,16 +30,21 @@ from nexus.testing.gateway import GatewayServer, free_port
 def gw(
     fakes: dict[str, FakeOpenAI], classifier_cache: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[GatewayServer]:
-    with serving(
-        tmp_path_factory.mktemp("ops-api"),
-        fakes,
-        classifier_cache,
+    d = tmp_path_factory.mktemp("ops-api")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("NEXUS_TEST_KEY", TEST_KEY)
+    settings = Settings(
+        data_dir=d,
+        config=write_test_catalogue(d / "catalogue.yaml", fakes),
+        auth="on",
         heartbeat_disk_warn_pct=100.1,
         heartbeat_disk_crit_pct=100.2,
         heartbeat_memory_warn_pct=100.1,
         heartbeat_memory_crit_pct=100.2,
-    ) as server:
+    )
+    with GatewayServer(settings, app=make_app(settings, classifier_cache)) as server:
         yield server
+    mp.undo()
 
 
 def _key(gw: GatewayServer, tenant: str, role: str) -> dict[str, str]:

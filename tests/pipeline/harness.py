@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from fastapi import FastAPI
 
 from nexus.config.settings import Settings
@@ -22,7 +19,7 @@ from nexus.embeddings import HashingEmbedder
 from nexus.gateway.app import create_app
 from nexus.routing.classifier import Classifier
 from nexus.testing import FakeOpenAI
-from nexus.testing.gateway import GatewayServer, write_catalogue
+from nexus.testing.gateway import write_catalogue
 
 MODELS = ("cheap", "coder", "general", "agg", "judge", "senior")
 TEST_KEY = "sk-test-pipeline-key-0123456789"
@@ -102,30 +99,3 @@ def final(events: list[dict[str, Any]]) -> dict[str, Any]:
     assert len(finals) == 1, types(events)
     data: dict[str, Any] = finals[0]["data"]
     return data
-
-
-@contextmanager
-def serving(
-    data_dir: Path,
-    fakes: dict[str, FakeOpenAI],
-    classifier_cache: Path,
-    pipeline: dict[str, Any] | None = None,
-    **overrides: Any,
-) -> Iterator[GatewayServer]:
-    """The gateway on the test catalogue (its `pipeline` settings) behind real HTTP, authentication on
-    unless overridden, with NEXUS_TEST_KEY set for the catalogue's fakes (the door tests' fixtures)."""
-    mp = pytest.MonkeyPatch()
-    mp.setenv("NEXUS_TEST_KEY", TEST_KEY)
-    try:
-        settings = Settings(
-            **{
-                "data_dir": data_dir,
-                "config": write_test_catalogue(data_dir / "catalogue.yaml", fakes, **(pipeline or {})),
-                "auth": "on",
-                **overrides,
-            }
-        )
-        with GatewayServer(settings, app=make_app(settings, classifier_cache)) as server:
-            yield server
-    finally:
-        mp.undo()
